@@ -1,0 +1,38 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace busway::cli {
+
+// Exit codes shared by every command.
+inline constexpr int kOk = 0;
+inline constexpr int kFailed = 1;  // the command ran and found a problem (invalid table, drain timeout)
+inline constexpr int kUsage = 2;   // the command line itself was wrong
+
+// The arguments after the command name, with a small flag parser: --name value,
+// --name=value and boolean --name.
+class Args {
+ public:
+  Args(std::string command, std::vector<std::string> args) : command_(std::move(command)), args_(std::move(args)) {}
+
+  // Consumes --name (boolean).
+  bool flag(const std::string& name);
+  // Consumes --name VALUE or --name=VALUE; false when absent. Sets `error` when the value is missing.
+  bool option(const std::string& name, std::string& value);
+  // What is left: positional arguments. Unknown --options make `error` set.
+  std::vector<std::string> positional();
+  const std::string& error() const { return error_; }
+  const std::string& command() const { return command_; }
+
+ private:
+  std::string command_;
+  std::vector<std::string> args_;
+  std::string error_;
+};
+
+int runCommand(Args& args);
+int validateCommand(Args& args);
+int graphCommand(Args& args);
+
+}  // namespace busway::cli

@@ -1,0 +1,169 @@
+#include <csignal>
+#include <iomanip>
+#include <iostream>
+
+#include <QCoreApplication>
+#include <QTimer>
+
+#include "busway/runtime/bus.hpp"
+#include "busway/runtime/table_reloader.hpp"
+#include "busway/util/log.hpp"
+#include "busway/util/text.hpp"
+#include "busway/version.hpp"
+#include "cli.hpp"
+
+namespace busway::cli {
+namespace {
+
+std::atomic<int> g_stop_signal{0};
+std::atomic<bool> g_reload_requested{false};
+
+extern "C" void onSignal(int signal) {
+  if (signal == SIGHUP) g_reload_requested = true;
+  else g_stop_signal = signal;
+}
+
+void installSignalHandlers() {
+  struct sigaction action {};
+  action.sa_handler = onSignal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = SA_RESTART;
+  sigaction(SIGINT, &action, nullptr);
+  sigaction(SIGTERM, &action, nullptr);
+  sigaction(SIGHUP, &action, nullptr);
+}
+
+void printSummary(const std::vector<RouteStatus>& routes) {
+  std::cerr << "\nroute                            received  completed  failed  dead-lettered  redelivered  in-flight\n";
+  for (const auto& r : routes) {
+    std::cerr << std::left << std::setw(32) << r.id << std::right << std::setw(9) << r.stats.received << std::setw(11)
+              << r.stats.completed << std::setw(8) << r.stats.failed << std::setw(15) << r.stats.dead_lettered << std::setw(13)
+              << r.stats.redeliveries << std::setw(11) << r.stats.in_flight << "\n";
+  }
+}
+
+constexpr const char* kHelp = R"(usage: busway run [OPTIONS] TABLE...
+
+Runs the routing table (several files act as one table) until SIGINT or SIGTERM, then
+stops taking messages and lets those in flight finish (up to --drain). When a table file
+or an included file changes, or on SIGHUP, the table is reloaded: the new one is checked
+in full first, and if it has errors the running table stays.
+
+  --threads N          data-plane threads (default: one per core)
+  --drain DURATION     how long a stop waits for messages in flight (default 30s)
+  --for DURATION       stop by itself after this long (demos, tests)
+  --log-level LEVEL    trace, debug, info, warn or error (default info)
+  --stats DURATION     log route counters at this interval
+  --no-watch           do not reload when files change (SIGHUP still reloads)
+
+Exit codes: 0 stopped cleanly, 1 the table did not load or messages were still in flight
+at the drain deadline, 2 usage error.
+)";
+
+}  // namespace
+
+int runCommand(Args& args) {
+  if (args.flag("help")) {
+    std::cout << kHelp;
+    return kOk;
+  }
+  std::string threads_text, drain_text = "30s", for_text, level_text, stats_text;
+  args.option("threads", threads_text);
+  args.option("drain", drain_text);
+  args.option("for", for_text);
+  args.option("log-level", level_text);
+  args.option("stats", stats_text);
+  const bool no_watch = args.flag("no-watch");
+  const auto tables = args.positional();
+  const auto usage = [](const std::string& message) {
+    std::cerr << "busway run: " << message << "\nusage: busway run [OPTIONS] TABLE...  (busway run --help)\n";
+    return kUsage;
+  };
+  if (!args.error().empty()) return usage(args.error());
+  if (tables.empty()) return usage("name the routing table to run");
+  unsigned threads = 0;
+  if (!threads_text.empty()) {
+    const auto n = parseInteger(threads_text);
+    if (!n || *n < 1 || *n > 1024) return usage("--threads must be a number from 1 to 1024");
+    threads = static_cast<unsigned>(*n);
+  }
+  const auto drain = parseDuration(drain_text);
+  if (!drain) return usage("--drain takes a duration such as 30s");
+  std::optional<std::chrono::milliseconds> run_for;
+  if (!for_text.empty()) {
+    run_for = parseDuration(for_text);
+    if (!run_for) return usage("--for takes a duration such as 10s");
+  }
+  std::optional<std::chrono::milliseconds> stats_every;
+  if (!stats_text.empty()) {
+    stats_every = parseDuration(stats_text);
+    if (!stats_every || stats_every->count() <= 0) return usage("--stats takes a duration such as 10s");
+  }
+  if (!level_text.empty()) {
+    LogLevel level;
+    if (!parseLogLevel(level_text, level)) return usage("--log-level must be trace, debug, info, warn or error");
+    Log::setLevel(level);
+  }
+
+  int qt_argc = 1;
+  char qt_name[] = "busway";
+  char* qt_argv[] = {qt_name, nullptr};
+  QCoreApplication app(qt_argc, qt_argv);
+  installSignalHandlers();
+
+  BusContext context(threads);
+  Bus bus(context);
+  logInfo("busway", std::string("busway ") + kVersion + " starting with " + std::to_string(context.threads()) + " threads");
+  {
+    Diagnostics diagnostics;
+    if (!bus.load(tables, diagnostics)) {
+      diagnostics.print(std::cerr);
+      std::cerr << "busway run: the routing table has " << diagnostics.errorCount() << " error(s); nothing was started\n";
+      return kFailed;
+    }
+    diagnostics.print(std::cerr);  // warnings
+  }
+  TableReloader reloader(bus, tables);
+  if (!no_watch) reloader.watch();
+
+  // Signals only set flags; the event loop acts on them.
+  QTimer signal_poll;
+  QObject::connect(&signal_poll, &QTimer::timeout, [&] {
+    if (g_reload_requested.exchange(false)) reloader.reload("SIGHUP");
+    if (const int s = g_stop_signal.load(); s != 0) {
+      logInfo("busway", std::string("received ") + (s == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+      app.quit();
+    }
+  });
+  signal_poll.start(50);
+  QTimer stats;
+  if (stats_every) {
+    QObject::connect(&stats, &QTimer::timeout, [&] {
+      for (const auto& r : bus.status()) {
+        logInfo("stats", r.id + ": received=" + std::to_string(r.stats.received) + " completed=" +
+                             std::to_string(r.stats.completed) + " failed=" + std::to_string(r.stats.failed) +
+                             " dead-lettered=" + std::to_string(r.stats.dead_lettered) + " in-flight=" +
+                             std::to_string(r.stats.in_flight));
+      }
+    });
+    stats.start(static_cast<int>(stats_every->count()));
+  }
+  if (run_for) QTimer::singleShot(static_cast<int>(run_for->count()), &app, [&] {
+      logInfo("busway", "ran for " + formatDuration(*run_for) + ", stopping");
+      app.quit();
+    });
+
+  app.exec();
+
+  logInfo("busway", "draining messages in flight (up to " + formatDuration(*drain) + ")");
+  const bool drained = bus.stop(*drain);
+  printSummary(bus.status());
+  if (!drained) {
+    logError("busway", "stopped with messages still in flight; sources that acknowledge will deliver them again");
+    return kFailed;
+  }
+  logInfo("busway", "stopped cleanly");
+  return kOk;
+}
+
+}  // namespace busway::cli

@@ -1,0 +1,88 @@
+#include <iostream>
+
+#include "busway/config/graph.hpp"
+#include "busway/config/table_loader.hpp"
+#include "busway/router/route_compiler.hpp"
+#include "busway/runtime/bus_context.hpp"
+#include "cli.hpp"
+
+namespace busway::cli {
+
+int validateCommand(Args& args) {
+  if (args.flag("help")) {
+    std::cout << R"(usage: busway validate [--quiet] TABLE...
+
+Loads and compiles each routing table (with its includes) exactly as 'busway run' would,
+without starting anything, and prints every problem as FILE:LINE:COL: error: message.
+
+  --quiet   print only the errors, not the per-file summary
+
+Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
+)";
+    return kOk;
+  }
+  const bool quiet = args.flag("quiet");
+  const auto files = args.positional();
+  if (!args.error().empty() || files.empty()) {
+    std::cerr << "busway validate: " << (args.error().empty() ? "name at least one routing table" : args.error())
+              << "\nusage: busway validate [--quiet] TABLE...\n";
+    return kUsage;
+  }
+  BusContext context(1);
+  int status = kOk;
+  for (const auto& file : files) {
+    Diagnostics diagnostics;
+    const TableDefinition table = loadTable(file, diagnostics);
+    const auto compiled = compileTable(table, context, diagnostics);
+    diagnostics.print(std::cerr);
+    if (diagnostics.hasErrors()) {
+      status = kFailed;
+      if (!quiet) {
+        std::cout << file << ": invalid, " << diagnostics.errorCount() << (diagnostics.errorCount() == 1 ? " error" : " errors")
+                  << "\n";
+      }
+    } else if (!quiet) {
+      std::cout << file << ": valid (" << table.routes.size() << (table.routes.size() == 1 ? " route, " : " routes, ")
+                << table.endpoints.size() << (table.endpoints.size() == 1 ? " endpoint" : " endpoints");
+      if (table.files.size() > 1) std::cout << ", " << table.files.size() - 1 << " included file(s)";
+      std::cout << ")\n";
+    }
+  }
+  return status;
+}
+
+int graphCommand(Args& args) {
+  if (args.flag("help")) {
+    std::cout << R"(usage: busway graph [--mermaid] TABLE...
+
+Draws the routes of the table: endpoints as ellipses shared between routes, steps as boxes.
+Prints Graphviz DOT (render with: busway graph routes.xml | dot -Tsvg > routes.svg) or, with
+--mermaid, a Mermaid flowchart (paste into Markdown).
+
+Exit codes: 0 drawn, 1 the table has errors (printed, nothing drawn), 2 usage error.
+)";
+    return kOk;
+  }
+  const bool mermaid = args.flag("mermaid");
+  const auto files = args.positional();
+  if (!args.error().empty() || files.empty()) {
+    std::cerr << "busway graph: " << (args.error().empty() ? "name a routing table" : args.error())
+              << "\nusage: busway graph [--mermaid] TABLE...\n";
+    return kUsage;
+  }
+  Diagnostics diagnostics;
+  TableDefinition merged;
+  for (const auto& file : files) {
+    TableDefinition table = loadTable(file, diagnostics);
+    for (auto& e : table.endpoints) merged.endpoints.push_back(std::move(e));
+    for (auto& r : table.routes) merged.routes.push_back(std::move(r));
+  }
+  if (diagnostics.hasErrors()) {
+    diagnostics.print(std::cerr);
+    return kFailed;
+  }
+  std::cout << renderGraph(merged, mermaid ? GraphFormat::mermaid : GraphFormat::dot);
+  return kOk;
+}
+
+}  // namespace busway::cli

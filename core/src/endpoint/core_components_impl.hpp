@@ -1,0 +1,14 @@
+#pragma once
+
+#include <memory>
+
+#include "busway/endpoint/endpoint.hpp"
+
+namespace busway {
+
+std::shared_ptr<Component> makeDirectComponent();
+std::shared_ptr<Component> makeQueueComponent();
+std::shared_ptr<Component> makeTimerComponent();
+std::shared_ptr<Component> makeLogComponent();
+
+}  // namespace busway

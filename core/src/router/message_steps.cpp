@@ -1,0 +1,110 @@
+// Steps that change the message in place: set-header, set-body, transform, log, reply.
+#include "steps.hpp"
+
+namespace busway {
+
+void SetHeaderStep::apply(Exchange& exchange) {
+  auto value = value_->evaluate(exchange);
+  if (!value) {
+    exchange.fail(std::move(value).error());
+    return;
+  }
+  exchange.message.headers().set(name_, toHeader(*value));
+}
+
+void SetBodyStep::apply(Exchange& exchange) {
+  std::string media = media_type_.empty() ? exchange.message.body().mediaType() : media_type_;
+  if (template_) {
+    auto text = template_->render(exchange);
+    if (!text) {
+      exchange.fail(std::move(text).error());
+      return;
+    }
+    exchange.message.setBody(std::move(*text), std::move(media));
+    return;
+  }
+  auto value = expression_->evaluate(exchange);
+  if (!value) {
+    exchange.fail(std::move(value).error());
+    return;
+  }
+  if (std::holds_alternative<nlohmann::json>(*value) && media_type_.empty()) media = std::string(media::json);
+  exchange.message.setBody(toText(*value), std::move(media));
+}
+
+void TransformStep::apply(Exchange& exchange) {
+  auto result = transformer_->apply(exchange);
+  if (!result) {
+    Error error = std::move(result).error();
+    if (error.where.empty()) error.where = name_;
+    exchange.fail(std::move(error));
+  }
+}
+
+void LogStep::apply(Exchange& exchange) {
+  if (!Log::enabled(level_)) return;
+  auto text = message_.render(exchange);
+  // A log line that cannot be rendered must not fail the message: log why instead.
+  Log::write(level_, category_, text ? *text : "(log message failed: " + text.error().message + ")");
+}
+
+void ReplyStep::apply(Exchange& exchange) {
+  Message reply = exchange.message;
+  if (body_) {
+    auto text = body_->render(exchange);
+    if (!text) {
+      exchange.fail(std::move(text).error());
+      return;
+    }
+    reply.setBody(std::move(*text), media_type_.empty() ? reply.body().mediaType() : media_type_);
+  } else if (!media_type_.empty()) {
+    reply.setBody(reply.bodyPtr() ? std::string(reply.bodyText()) : std::string(), media_type_);
+  }
+  if (status_) reply.headers().set("status", *status_);
+  exchange.reply = std::move(reply);
+}
+
+void FilterStep::apply(Exchange& exchange) {
+  auto matches = predicate_->test(exchange);
+  if (!matches) {
+    exchange.fail(std::move(matches).error());
+    return;
+  }
+  if (!*matches) exchange.stopped = true;
+}
+
+bool ChoiceStep::process(const ExchangePtr& exchange, Done done) {
+  for (const auto& branch : whens_) {
+    auto matches = branch.predicate->test(*exchange);
+    if (!matches) {
+      exchange->fail(std::move(matches).error());
+      return true;
+    }
+    if (*matches) return branch.pipeline->process(exchange, std::move(done));
+  }
+  if (otherwise_) return otherwise_->process(exchange, std::move(done));
+  return true;
+}
+
+bool ToStep::process(const ExchangePtr& exchange, Done done) {
+  // The target works on its own exchange: an in-only call must not change our message,
+  // but its failure is ours (the acknowledgement chain depends on it).
+  auto child = childExchange(*exchange, in_out_ ? ExchangePattern::in_out : ExchangePattern::in_only);
+  auto settle = [exchange, child, this] {
+    if (child->failed()) {
+      exchange->fail(*child->error);
+      if (exchange->error->where.empty()) exchange->error->where = target_;
+    } else if (in_out_) {
+      exchange->message = child->replyMessage();
+    }
+  };
+  Done resume = [settle, done]() {
+    settle();
+    done();
+  };
+  if (!producer_->process(child, std::move(resume))) return false;
+  settle();
+  return true;
+}
+
+}  // namespace busway

@@ -1,0 +1,127 @@
+#include "busway/runtime/bus.hpp"
+
+#include <algorithm>
+
+#include "busway/config/table_loader.hpp"
+#include "busway/util/log.hpp"
+
+namespace busway {
+
+Bus::~Bus() { stop(std::chrono::seconds(5)); }
+
+bool Bus::load(const std::vector<std::string>& paths, Diagnostics& diagnostics) {
+  TableDefinition merged;
+  for (const auto& path : paths) {
+    TableDefinition table = loadTable(path, diagnostics);
+    const auto move_all = [](auto& to, auto& from) {
+      to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+    };
+    move_all(merged.files, table.files);
+    move_all(merged.endpoints, table.endpoints);
+    move_all(merged.error_handlers, table.error_handlers);
+    move_all(merged.routes, table.routes);
+    move_all(merged.skipped_ids, table.skipped_ids);
+  }
+  // Compile even after load errors: one run reports everything.
+  auto compiled = compileTable(merged, context_, diagnostics);
+  if (diagnostics.hasErrors() || !compiled) return false;
+  return activate(std::move(compiled), diagnostics);
+}
+
+bool Bus::activate(std::unique_ptr<CompiledTable> table, Diagnostics& diagnostics) {
+  std::lock_guard lock(mutex_);
+  std::vector<CompiledRoute*> started;
+  // Routes fed by other routes (direct:, queue:) start first, so a source that fires at
+  // once (a timer, a listener) never finds its downstream route missing.
+  std::vector<CompiledRoute*> order;
+  for (auto& route : table->routes) order.push_back(&route);
+  std::stable_partition(order.begin(), order.end(), [](const CompiledRoute* r) {
+    return r->from.rfind("direct:", 0) == 0 || r->from.rfind("queue:", 0) == 0;
+  });
+  for (auto* route_ptr : order) {
+    CompiledRoute& route = *route_ptr;
+    if (!route.autostart) continue;
+    auto result = route.consumer->start();
+    if (!result) {
+      diagnostics.error(route.where, "route '" + route.id + "' could not start: " + result.error().message);
+      for (auto* r : started) r->consumer->stop();
+      return false;
+    }
+    started.push_back(&route);
+  }
+  std::unique_ptr<CompiledTable> old = std::move(running_);
+  running_ = std::move(table);
+  ++generation_;
+  if (old) {
+    for (auto& route : old->routes) route.consumer->stop();
+    // Held aggregates complete now rather than vanish with the old table.
+    for (auto& route : old->routes) route.route->flush();
+    // In-flight exchanges keep the old pipelines alive; keep the table until they finish
+    // so its statistics stay readable, and drop drained tables as we go.
+    retired_.push_back(std::move(old));
+    std::erase_if(retired_, [](const std::unique_ptr<CompiledTable>& t) {
+      for (const auto& r : t->routes) {
+        if (r.route->stats().in_flight != 0) return false;
+      }
+      return true;
+    });
+  }
+  std::size_t routes = running_->routes.size();
+  logInfo("bus", "routing table generation " + std::to_string(generation_) + " running: " + std::to_string(routes) +
+                     (routes == 1 ? " route" : " routes"));
+  return true;
+}
+
+bool Bus::drain(std::vector<CompiledRoute>& routes, std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool idle = true;
+  for (auto& route : routes) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (!route.route->waitIdle(std::max(left, std::chrono::milliseconds(0)))) {
+      idle = false;
+      logWarn("bus", "route '" + route.id + "' still has " + std::to_string(route.route->stats().in_flight) +
+                         " message(s) in flight after the drain timeout");
+    }
+  }
+  return idle;
+}
+
+bool Bus::stop(std::chrono::milliseconds timeout) {
+  std::lock_guard lock(mutex_);
+  // The running table stays (stopped) so its statistics can still be read.
+  std::vector<CompiledTable*> tables;
+  for (auto& t : retired_) tables.push_back(t.get());
+  if (running_) tables.push_back(running_.get());
+  for (auto* table : tables) {
+    for (auto& route : table->routes) route.consumer->stop();
+  }
+  for (auto* table : tables) {
+    for (auto& route : table->routes) route.route->flush();
+  }
+  bool idle = true;
+  for (auto* table : tables) idle = drain(table->routes, timeout) && idle;
+  retired_.clear();
+  return idle;
+}
+
+std::vector<RouteStatus> Bus::status() const {
+  std::lock_guard lock(mutex_);
+  std::vector<RouteStatus> out;
+  if (!running_) return out;
+  for (const auto& route : running_->routes) {
+    out.push_back(RouteStatus{route.id, route.from, route.autostart, route.route->stats()});
+  }
+  return out;
+}
+
+std::vector<std::string> Bus::files() const {
+  std::lock_guard lock(mutex_);
+  return running_ ? running_->files : std::vector<std::string>{};
+}
+
+std::uint64_t Bus::generation() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+}  // namespace busway
