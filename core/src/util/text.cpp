@@ -89,19 +89,24 @@ std::optional<std::uint64_t> parseSize(std::string_view text) {
 }
 
 std::size_t editDistance(std::string_view a, std::string_view b) {
-  std::vector<std::size_t> row(b.size() + 1);
-  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (std::size_t i = 1; i <= a.size(); ++i) {
-    std::size_t diagonal = row[0];
-    row[0] = i;
-    for (std::size_t j = 1; j <= b.size(); ++j) {
-      const std::size_t above = row[j];
+  // Optimal string alignment: like Levenshtein, but swapping two neighbours counts as one
+  // edit, the most common typo ("qeueu" -> "queue").
+  const std::size_t n = a.size();
+  const std::size_t m = b.size();
+  std::vector<std::size_t> d((n + 1) * (m + 1));
+  const auto at = [m](std::size_t i, std::size_t j) { return i * (m + 1) + j; };
+  for (std::size_t i = 0; i <= n; ++i) d[at(i, 0)] = i;
+  for (std::size_t j = 0; j <= m; ++j) d[at(0, j)] = j;
+  for (std::size_t i = 1; i <= n; ++i) {
+    for (std::size_t j = 1; j <= m; ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1, diagonal + cost});
-      diagonal = above;
+      d[at(i, j)] = std::min({d[at(i - 1, j)] + 1, d[at(i, j - 1)] + 1, d[at(i - 1, j - 1)] + cost});
+      if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
+        d[at(i, j)] = std::min(d[at(i, j)], d[at(i - 2, j - 2)] + 1);
+      }
     }
   }
-  return row[b.size()];
+  return d[at(n, m)];
 }
 
 std::optional<std::string> closestMatch(std::string_view word, const std::vector<std::string>& candidates) {
@@ -114,8 +119,8 @@ std::optional<std::string> closestMatch(std::string_view word, const std::vector
       best_distance = d;
     }
   }
-  // A plausible typo: at most a third of the word wrong, and never more than 3 edits.
-  const std::size_t limit = std::min<std::size_t>(3, std::max<std::size_t>(1, word.size() / 3));
+  // A plausible typo: one edit in a short word, two in a medium one, three at most.
+  const std::size_t limit = word.size() <= 3 ? 1 : word.size() <= 6 ? 2 : 3;
   if (best && best_distance <= limit) return best;
   return std::nullopt;
 }
