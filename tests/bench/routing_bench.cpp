@@ -74,7 +74,7 @@ void run(busway::Processor& p, const busway::ExchangePtr& exchange, benchmark::S
   if (!p.process(exchange, [] {}) || exchange->failed()) state.SkipWithError("route did not complete synchronously");
 }
 
-void BM_HeaderPredicate(benchmark::State& state) {
+void BM_RouteHeaderPredicate(benchmark::State& state) {
   auto& f = Fixture::get();
   std::int64_t i = 0;
   for (auto _ : state) {
@@ -86,9 +86,9 @@ void BM_HeaderPredicate(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_HeaderPredicate);
+BENCHMARK(BM_RouteHeaderPredicate);
 
-void BM_JsonPathPredicate1KB(benchmark::State& state) {
+void BM_RouteJsonPathPredicate1KB(benchmark::State& state) {
   auto& f = Fixture::get();
   const std::string json = orderJson();
   for (auto _ : state) {
@@ -101,9 +101,9 @@ void BM_JsonPathPredicate1KB(benchmark::State& state) {
   state.SetBytesProcessed(state.iterations() * static_cast<std::int64_t>(json.size()));
   state.counters["body_bytes"] = static_cast<double>(json.size());
 }
-BENCHMARK(BM_JsonPathPredicate1KB);
+BENCHMARK(BM_RouteJsonPathPredicate1KB);
 
-void BM_FiveStepPipeline(benchmark::State& state) {
+void BM_RouteFiveSteps(benchmark::State& state) {
   auto& f = Fixture::get();
   for (auto _ : state) {
     busway::Message m;
@@ -115,6 +115,6 @@ void BM_FiveStepPipeline(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations());
 }
-BENCHMARK(BM_FiveStepPipeline);
+BENCHMARK(BM_RouteFiveSteps);
 
 }  // namespace

@@ -3,6 +3,8 @@
 #include <pthread.h>
 #include <unistd.h>
 
+#include <time.h>
+
 #include <atomic>
 #include <cstdint>
 #include <mutex>
@@ -53,11 +55,21 @@ IdSource& idSource() {
   return *source;
 }
 
-void appendHex(std::string& out, std::uint64_t value) {
+void writeHex(char* out, std::uint64_t value) {
   static constexpr char kDigits[] = "0123456789abcdef";
-  for (int shift = 60; shift >= 0; shift -= 4) {
-    out.push_back(kDigits[(value >> shift) & 0xF]);
+  for (int i = 15; i >= 0; --i) {
+    out[i] = kDigits[value & 0xF];
+    value >>= 4;
   }
+}
+
+// History timestamps come from the coarse clock: a few milliseconds of resolution is
+// plenty for "when did this step run" and costs a fraction of a precise read.
+std::chrono::system_clock::time_point coarseNow() noexcept {
+  timespec ts{};
+  ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
 const std::vector<HistoryEntry>& emptyHistory() noexcept {
@@ -77,13 +89,12 @@ const std::string* intern(std::string_view name) {
 
 std::string Message::newId() {
   IdSource& source = idSource();
-  std::uint64_t n = source.counter.fetch_add(1, std::memory_order_relaxed);
-  std::string id;
-  id.reserve(33);
-  appendHex(id, source.prefix.load(std::memory_order_relaxed));
-  id.push_back('-');
-  appendHex(id, n);
-  return id;
+  const std::uint64_t n = source.counter.fetch_add(1, std::memory_order_relaxed);
+  char text[33];
+  writeHex(text, source.prefix.load(std::memory_order_relaxed));
+  text[16] = '-';
+  writeHex(text + 17, n);
+  return std::string(text, sizeof text);
 }
 
 Message::Message() : Message(Body::empty()) {}
@@ -104,10 +115,11 @@ const std::vector<HistoryEntry>& Message::history() const noexcept {
 void Message::recordStep(const std::string* route, const std::string* step, bool failed) {
   if (!history_) {
     history_ = std::make_shared<std::vector<HistoryEntry>>();
+    history_->reserve(8);  // most routes are short: one allocation for the whole history
   } else if (history_.use_count() > 1) {
     history_ = std::make_shared<std::vector<HistoryEntry>>(*history_);
   }
-  history_->push_back(HistoryEntry{route, step, std::chrono::system_clock::now(), failed});
+  history_->push_back(HistoryEntry{route, step, coarseNow(), failed});
 }
 
 Message Message::derive() const {

@@ -73,17 +73,31 @@ void FilterStep::apply(Exchange& exchange) {
   if (!*matches) exchange.stopped = true;
 }
 
-bool ChoiceStep::process(const ExchangePtr& exchange, Done done) {
+ChoiceStep::ChoiceStep(std::vector<Branch> whens, ProcessorPtr otherwise)
+    : whens_(std::move(whens)), otherwise_(std::move(otherwise)) {
+  for (const auto& branch : whens_) synchronous_ = synchronous_ && branch.pipeline->synchronous();
+  if (otherwise_) synchronous_ = synchronous_ && otherwise_->synchronous();
+}
+
+Processor* ChoiceStep::select(Exchange& exchange) const {
   for (const auto& branch : whens_) {
-    auto matches = branch.predicate->test(*exchange);
+    auto matches = branch.predicate->test(exchange);
     if (!matches) {
-      exchange->fail(std::move(matches).error());
-      return true;
+      exchange.fail(std::move(matches).error());
+      return nullptr;
     }
-    if (*matches) return branch.pipeline->process(exchange, std::move(done));
+    if (*matches) return branch.pipeline.get();
   }
-  if (otherwise_) return otherwise_->process(exchange, std::move(done));
-  return true;
+  return otherwise_.get();
+}
+
+bool ChoiceStep::process(const ExchangePtr& exchange, Done done) {
+  Processor* branch = select(*exchange);
+  return branch == nullptr || branch->process(exchange, std::move(done));
+}
+
+void ChoiceStep::runSynchronously(const ExchangePtr& exchange) {
+  if (Processor* branch = select(*exchange)) branch->runSynchronously(exchange);
 }
 
 bool ToStep::process(const ExchangePtr& exchange, Done done) {

@@ -5,8 +5,17 @@ namespace busway {
 Pipeline::Pipeline(const std::string* route, std::vector<PipelineStep> steps) : route_(route) {
   steps_.reserve(steps.size());
   for (auto& step : steps) {
-    auto* sync = dynamic_cast<SyncStep*>(step.processor.get());
+    const bool sync = step.processor->synchronous();
+    synchronous_ = synchronous_ && sync;
     steps_.push_back(Entry{std::move(step.processor), sync, step.name});
+  }
+}
+
+void Pipeline::runSynchronously(const ExchangePtr& exchange) {
+  for (auto& step : steps_) {
+    if (exchange->failed() || exchange->stopped) return;
+    step.processor->runSynchronously(exchange);
+    exchange->message.recordStep(route_, step.name, exchange->failed());
   }
 }
 
@@ -16,8 +25,8 @@ bool Pipeline::runFrom(const ExchangePtr& exchange, std::size_t index, Done& don
   for (; index < steps_.size(); ++index) {
     if (exchange->failed() || exchange->stopped) return true;
     Entry& step = steps_[index];
-    if (step.sync != nullptr) {
-      step.sync->apply(*exchange);
+    if (step.sync) {
+      step.processor->runSynchronously(exchange);
       exchange->message.recordStep(route_, step.name, exchange->failed());
       continue;
     }

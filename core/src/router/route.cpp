@@ -31,7 +31,9 @@ Route::Route(std::string id, ProcessorPtr pipeline, ErrorPolicy policy, boost::a
       pipeline_(std::move(pipeline)),
       policy_(std::move(policy)),
       executor_(std::move(executor)),
-      stateful_(std::move(stateful)) {}
+      stateful_(std::move(stateful)) {
+  if (pipeline_->synchronous()) sync_pipeline_ = pipeline_.get();
+}
 
 bool Route::process(const ExchangePtr& exchange, Done done) {
   received_.fetch_add(1, std::memory_order_relaxed);
@@ -43,6 +45,11 @@ bool Route::process(const ExchangePtr& exchange, Done done) {
 }
 
 bool Route::attempt(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original, Done& done) {
+  if (sync_pipeline_ != nullptr) {
+    // Every step finishes on this stack: no continuation to build.
+    sync_pipeline_->runSynchronously(exchange);
+    return settle(exchange, original, done, false);
+  }
   auto resume = [self = shared_from_this(), exchange, original, done]() mutable {
     if (self->settle(exchange, original, done, true)) done();
   };
@@ -126,7 +133,7 @@ bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Mess
 }
 
 void Route::finished() {
-  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1) {
+  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1 && idle_waiters_.load(std::memory_order_acquire) > 0) {
     std::lock_guard lock(idle_mutex_);
     idle_.notify_all();
   }
@@ -141,13 +148,20 @@ bool Route::waitIdle(std::chrono::milliseconds timeout) {
     }
     return true;
   };
+  idle_waiters_.fetch_add(1);
   std::unique_lock lock(idle_mutex_);
-  // Stateful steps do not signal; poll them at a short interval.
+  // Stateful steps do not signal, and a finish may race with the waiter count: poll at
+  // a short interval as well.
+  bool result = true;
   while (!idle()) {
-    if (std::chrono::steady_clock::now() >= deadline) return false;
+    if (std::chrono::steady_clock::now() >= deadline) {
+      result = false;
+      break;
+    }
     idle_.wait_for(lock, std::chrono::milliseconds(10));
   }
-  return true;
+  idle_waiters_.fetch_sub(1);
+  return result;
 }
 
 void Route::flush() {

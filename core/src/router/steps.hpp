@@ -29,6 +29,8 @@ class SyncStep : public Processor {
     apply(*exchange);
     return true;
   }
+  bool synchronous() const noexcept final { return true; }
+  void runSynchronously(const ExchangePtr& exchange) final { apply(*exchange); }
 };
 
 struct PipelineStep {
@@ -40,18 +42,21 @@ class Pipeline final : public Processor, public std::enable_shared_from_this<Pip
  public:
   Pipeline(const std::string* route, std::vector<PipelineStep> steps);
   bool process(const ExchangePtr& exchange, Done done) override;
+  bool synchronous() const noexcept override { return synchronous_; }
+  void runSynchronously(const ExchangePtr& exchange) override;
   bool empty() const noexcept { return steps_.empty(); }
 
  private:
   struct Entry {
     ProcessorPtr processor;
-    SyncStep* sync;
+    bool sync;
     const std::string* name;
   };
   bool runFrom(const ExchangePtr& exchange, std::size_t index, Done& done);
 
   const std::string* route_;
   std::vector<Entry> steps_;
+  bool synchronous_ = true;
 };
 
 // ---- combining several messages into one (multicast, split, aggregate) ----
@@ -148,12 +153,18 @@ class ChoiceStep final : public Processor {
     ExpressionPtr predicate;
     ProcessorPtr pipeline;
   };
-  ChoiceStep(std::vector<Branch> whens, ProcessorPtr otherwise) : whens_(std::move(whens)), otherwise_(std::move(otherwise)) {}
+  ChoiceStep(std::vector<Branch> whens, ProcessorPtr otherwise);
   bool process(const ExchangePtr& exchange, Done done) override;
+  bool synchronous() const noexcept override { return synchronous_; }
+  void runSynchronously(const ExchangePtr& exchange) override;
 
  private:
+  // The branch for `exchange`, or null (none matched, or the predicate failed).
+  Processor* select(Exchange& exchange) const;
+
   std::vector<Branch> whens_;
   ProcessorPtr otherwise_;  // may be null
+  bool synchronous_ = true;
 };
 
 // ---- splitting and aggregating ----

@@ -73,12 +73,14 @@ class Route final : public Processor, public std::enable_shared_from_this<Route>
   const std::string id_;
   const std::string* interned_id_;
   ProcessorPtr pipeline_;
+  Processor* sync_pipeline_ = nullptr;  // the pipeline, when it always finishes synchronously
   ErrorPolicy policy_;
   boost::asio::any_io_executor executor_;
   std::vector<std::shared_ptr<Stateful>> stateful_;
 
   std::atomic<std::uint64_t> received_{0}, completed_{0}, failed_{0}, dead_lettered_{0}, redeliveries_{0};
   std::atomic<std::uint64_t> in_flight_{0};
+  std::atomic<int> idle_waiters_{0};  // notify only when a drain is waiting
   std::mutex idle_mutex_;
   std::condition_variable idle_;
 };
