@@ -10,11 +10,13 @@ namespace busway::cli {
 
 int validateCommand(Args& args) {
   if (args.flag("help")) {
-    std::cout << R"(usage: busway validate [--quiet] TABLE...
+    std::cout << R"(usage: busway validate [--quiet] [--as-one] TABLE...
 
 Loads and compiles each routing table (with its includes) exactly as 'busway run' would,
 without starting anything, and prints every problem as FILE:LINE:COL: error: message.
 
+  --as-one  the files are parts of one table, as in 'busway run A.xml B.xml'
+            (without it, each file is checked as a table of its own)
   --quiet   print only the errors, not the per-file summary
 
 Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
@@ -22,6 +24,7 @@ Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
     return kOk;
   }
   const bool quiet = args.flag("quiet");
+  const bool as_one = args.flag("as-one");
   const auto files = args.positional();
   if (!args.error().empty() || files.empty()) {
     std::cerr << "busway validate: " << (args.error().empty() ? "name at least one routing table" : args.error())
@@ -30,9 +33,16 @@ Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
   }
   BusContext context(1);
   int status = kOk;
-  for (const auto& file : files) {
+  // Each entry is one table: a single file, or (--as-one) all of them.
+  std::vector<std::vector<std::string>> tables;
+  if (as_one) tables.push_back(files);
+  else for (const auto& f : files) tables.push_back({f});
+  for (const auto& parts : tables) {
     Diagnostics diagnostics;
-    const TableDefinition table = loadTable(file, diagnostics);
+    TableDefinition table;
+    for (const auto& part : parts) mergeInto(table, loadTable(part, diagnostics));
+    std::string file = parts.front();
+    for (std::size_t i = 1; i < parts.size(); ++i) file += " + " + parts[i];
     const auto compiled = compileTable(table, context, diagnostics);
     diagnostics.print(std::cerr);
     if (diagnostics.hasErrors()) {
@@ -44,7 +54,7 @@ Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
     } else if (!quiet) {
       std::cout << file << ": valid (" << table.routes.size() << (table.routes.size() == 1 ? " route, " : " routes, ")
                 << table.endpoints.size() << (table.endpoints.size() == 1 ? " endpoint" : " endpoints");
-      if (table.files.size() > 1) std::cout << ", " << table.files.size() - 1 << " included file(s)";
+      if (table.files.size() > parts.size()) std::cout << ", " << table.files.size() - parts.size() << " included file(s)";
       std::cout << ")\n";
     }
   }
@@ -72,11 +82,7 @@ Exit codes: 0 drawn, 1 the table has errors (printed, nothing drawn), 2 usage er
   }
   Diagnostics diagnostics;
   TableDefinition merged;
-  for (const auto& file : files) {
-    TableDefinition table = loadTable(file, diagnostics);
-    for (auto& e : table.endpoints) merged.endpoints.push_back(std::move(e));
-    for (auto& r : table.routes) merged.routes.push_back(std::move(r));
-  }
+  for (const auto& file : files) mergeInto(merged, loadTable(file, diagnostics));
   if (diagnostics.hasErrors()) {
     diagnostics.print(std::cerr);
     return kFailed;

@@ -1,6 +1,7 @@
 #include "busway/config/table_loader.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -317,6 +318,23 @@ class Loader {
     return out;
   }
 
+  // Ids are names that other elements refer to: [A-Za-z_][A-Za-z0-9_.-]* (as in the XSD).
+  void checkId(const std::map<std::string, AttributeDef>& attributes, const char* what) {
+    const auto it = attributes.find("id");
+    if (it == attributes.end()) return;
+    const std::string& id = it->second.value;
+    const auto ok_first = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
+    const auto ok_rest = [](char c) {
+      return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
+    };
+    bool ok = !id.empty() && ok_first(id[0]);
+    for (std::size_t i = 1; ok && i < id.size(); ++i) ok = ok_rest(id[i]);
+    if (!ok) {
+      diagnostics_.error(it->second.value_where, std::string(what) + " id '" + id +
+                                                     "' is not a valid name: start with a letter or '_', then letters, digits, '_', '.' or '-'");
+    }
+  }
+
   std::string readText(const pugi::xml_node& node, SourceLocation& where) {
     std::string text;
     for (const auto& child : node.children()) {
@@ -375,6 +393,7 @@ class Loader {
 
   void readEndpoint(const pugi::xml_node& node) {
     auto attributes = readAttributes(node, rules().at("endpoint"));
+    checkId(attributes, "endpoint");
     EndpointDef def;
     def.where = at(node);
     if (auto it = attributes.find("id"); it != attributes.end()) def.id = it->second.value;
@@ -387,6 +406,7 @@ class Loader {
 
   ErrorHandlerDef readErrorHandler(const pugi::xml_node& node, bool top_level) {
     auto attributes = readAttributes(node, rules().at("error-handler"));
+    checkId(attributes, "error handler");
     ErrorHandlerDef def;
     def.where = at(node);
     const auto get = [&](const char* name) -> const AttributeDef* {
@@ -439,6 +459,7 @@ class Loader {
 
   void readRoute(const pugi::xml_node& node) {
     auto attributes = readAttributes(node, rules().at("route"));
+    checkId(attributes, "route");
     RouteDef route;
     route.where = at(node);
     if (auto it = attributes.find("id"); it != attributes.end()) route.id = it->second.value;
@@ -454,10 +475,12 @@ class Loader {
       std::string kind;
       if (!localName(child, kind)) continue;
       if (kind == "description") {
+        if (route.from || route.error_handler) diagnostics_.error(at(child), "<description> must come first in a <route>");
         SourceLocation ignored;
         route.description = readText(child, ignored);
       } else if (kind == "error-handler") {
         if (route.error_handler) diagnostics_.error(at(child), "a route has at most one <error-handler>");
+        else if (route.from) diagnostics_.error(at(child), "<error-handler> must come before <from> in a <route>");
         route.error_handler = readErrorHandler(child, false);
       } else if (kind == "from") {
         if (route.from) diagnostics_.error(at(child), "a route reads from one endpoint: a second <from> is not allowed");
@@ -533,6 +556,17 @@ TableDefinition loadTableFromString(const std::string& text, const std::string& 
   auto table = loader.take();
   table.skipped_ids.assign(loader.skippedIds().begin(), loader.skippedIds().end());
   return table;
+}
+
+void mergeInto(TableDefinition& table, TableDefinition&& part) {
+  const auto append = [](auto& to, auto& from) {
+    to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
+  };
+  append(table.files, part.files);
+  append(table.endpoints, part.endpoints);
+  append(table.error_handlers, part.error_handlers);
+  append(table.routes, part.routes);
+  append(table.skipped_ids, part.skipped_ids);
 }
 
 }  // namespace busway

@@ -14,14 +14,16 @@ bool ErrorPolicy::retries(const Error& error) const noexcept {
 }
 
 std::chrono::milliseconds ErrorPolicy::delayBefore(int attempt) const {
-  const double base = static_cast<double>(delay.count()) * std::pow(backoff, std::max(0, attempt - 2));
-  double capped = std::min(base, static_cast<double>(max_delay.count()));
+  double wait = static_cast<double>(delay.count()) * std::pow(backoff, std::max(0, attempt - 2));
   if (jitter > 0) {
+    // Jitter spreads redeliveries of many messages that failed together.
     thread_local std::minstd_rand random{std::random_device{}()};
     std::uniform_real_distribution<double> spread(-jitter, jitter);
-    capped *= 1.0 + spread(random);
+    wait *= 1.0 + spread(random);
   }
-  return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(0.0, capped)));
+  // max-delay is a promise: no wait is longer, jitter included.
+  wait = std::min(wait, static_cast<double>(max_delay.count()));
+  return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(0.0, wait)));
 }
 
 Route::Route(std::string id, ProcessorPtr pipeline, ErrorPolicy policy, boost::asio::any_io_executor executor,

@@ -11,17 +11,7 @@ Bus::~Bus() { stop(std::chrono::seconds(5)); }
 
 bool Bus::load(const std::vector<std::string>& paths, Diagnostics& diagnostics) {
   TableDefinition merged;
-  for (const auto& path : paths) {
-    TableDefinition table = loadTable(path, diagnostics);
-    const auto move_all = [](auto& to, auto& from) {
-      to.insert(to.end(), std::make_move_iterator(from.begin()), std::make_move_iterator(from.end()));
-    };
-    move_all(merged.files, table.files);
-    move_all(merged.endpoints, table.endpoints);
-    move_all(merged.error_handlers, table.error_handlers);
-    move_all(merged.routes, table.routes);
-    move_all(merged.skipped_ids, table.skipped_ids);
-  }
+  for (const auto& path : paths) mergeInto(merged, loadTable(path, diagnostics));
   // Compile even after load errors: one run reports everything.
   auto compiled = compileTable(merged, context_, diagnostics);
   if (diagnostics.hasErrors() || !compiled) return false;

@@ -175,6 +175,19 @@ TEST(TableLoader, ErrorsInIncludedFilesNameThatFile) {
   EXPECT_NE(d.toString().find("bad.xml:2:3: error: <endpoint> needs attribute 'uri'"), std::string::npos) << d.toString();
 }
 
+TEST(TableLoaderRules, IdsMustBeNames) {
+  const auto d = checkText(R"(<routes xmlns="urn:busway:routes:1"><route id="9 bad id"><from uri="direct:a"/></route></routes>)");
+  EXPECT_NE(d.toString().find("route id '9 bad id' is not a valid name"), std::string::npos) << d.toString();
+}
+
+TEST(TableLoaderRules, RouteChildrenComeInOrder) {
+  const auto d = checkText(R"(<routes xmlns="urn:busway:routes:1"><route id="r"><from uri="direct:a"/>
+    <error-handler max-attempts="2"/><description>late</description><log/></route></routes>)");
+  const auto text = d.toString();
+  EXPECT_NE(text.find("<error-handler> must come before <from>"), std::string::npos) << text;
+  EXPECT_NE(text.find("<description> must come first"), std::string::npos) << text;
+}
+
 TEST(TableLoader, MissingFileIsAClearError) {
   const auto d = check("/nonexistent/routes.xml");
   EXPECT_NE(d.toString().find("cannot read routing table '/nonexistent/routes.xml'"), std::string::npos) << d.toString();

@@ -18,4 +18,7 @@ TableDefinition loadTable(const std::string& path, Diagnostics& diagnostics);
 TableDefinition loadTableFromString(const std::string& text, const std::string& name, const std::string& base_dir,
                                     Diagnostics& diagnostics);
 
+// Appends `part` to `table`: several files given together act as one table.
+void mergeInto(TableDefinition& table, TableDefinition&& part);
+
 }  // namespace busway

@@ -26,7 +26,8 @@ class BusContext {
   ComponentRegistry& components() noexcept { return *components_; }
   TransformerRegistry& transformers() noexcept { return *transformers_; }
 
-  // Stops the pool once queued work has run; called by Bus on shutdown.
+  // Stops the pool: handlers not yet started are dropped, running ones finish. Call it
+  // after Bus::stop() has drained the routes (the destructor does).
   void join();
 
  private:
