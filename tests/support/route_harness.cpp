@@ -16,12 +16,13 @@ ErrorKind kindFromText(const std::string& text) {
 class MockProducer final : public Processor {
  public:
   MockProducer(std::string name, MockEndpointState& state, int fail, ErrorKind kind, std::string reply,
-               std::chrono::milliseconds delay, boost::asio::any_io_executor executor)
+               std::chrono::milliseconds delay, bool gate, boost::asio::any_io_executor executor)
       : name_(std::move(name)), state_(state), fail_(fail), kind_(kind), reply_(std::move(reply)), delay_(delay),
-        executor_(std::move(executor)) {}
+        gate_(gate), executor_(std::move(executor)) {}
 
   bool process(const ExchangePtr& exchange, Done done) override {
     const int attempt = state_.nextAttempt();
+    state_.enter();
     auto act = [this, exchange, attempt] {
       if (attempt <= fail_) {
         exchange->fail(kind_, "mock:" + name_ + " fails attempt " + std::to_string(attempt), "mock:" + name_);
@@ -32,13 +33,26 @@ class MockProducer final : public Processor {
         exchange->message.setBody(reply_, std::string(media::text));
       }
     };
+    if (gate_) {
+      act();
+      if (state_.pass([this, done] {
+            state_.leave();
+            done();
+          })) {
+        state_.leave();
+        return true;
+      }
+      return false;
+    }
     if (delay_.count() == 0) {
       act();
+      state_.leave();
       return true;
     }
     auto timer = std::make_shared<boost::asio::steady_timer>(executor_, delay_);
-    timer->async_wait([timer, act, done](const boost::system::error_code&) {
+    timer->async_wait([this, timer, act, done](const boost::system::error_code&) {
       act();
+      state_.leave();
       done();
     });
     return false;
@@ -51,6 +65,7 @@ class MockProducer final : public Processor {
   ErrorKind kind_;
   std::string reply_;
   std::chrono::milliseconds delay_;
+  bool gate_;
   boost::asio::any_io_executor executor_;
 };
 
@@ -62,7 +77,7 @@ class MockEndpoint final : public Endpoint {
     const UriOptions o(uri(), specs_);
     return ProcessorPtr(std::make_shared<MockProducer>(uri().path, state_, static_cast<int>(o.integer("fail")),
                                                        kindFromText(o.text("fail-kind")), o.text("reply"), o.duration("delay"),
-                                                       executor_));
+                                                       o.boolean("gate"), executor_));
   }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr) override {
     return Error(ErrorKind::invalid, "mock: endpoints only receive");
@@ -88,6 +103,7 @@ RouteHarness::RouteHarness(unsigned threads)
 }
 
 RouteHarness::~RouteHarness() {
+  mocks_->openAllGates();
   bus_->stop(std::chrono::seconds(5));
   bus_.reset();
   context_->join();

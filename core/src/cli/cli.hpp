@@ -1,5 +1,8 @@
 #pragma once
 
+#include "busway/plugin/plugin_host.hpp"
+
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -24,6 +27,8 @@ class Args {
   std::vector<std::string> positional();
   const std::string& error() const { return error_; }
   const std::string& command() const { return command_; }
+  // The arguments not consumed yet, in order (for commands with subcommands).
+  const std::vector<std::string>& remaining() const noexcept { return args_; }
 
  private:
   std::string command_;
@@ -31,8 +36,23 @@ class Args {
   std::string error_;
 };
 
+// Plugin options shared by run and validate.
+struct PluginOptions {
+  std::vector<std::string> search_path;
+  bool require_signatures = false;
+  std::string trust_dir;
+  std::string error;
+  bool parse(Args& args);  // false: see `error` or args.error()
+};
+const char* pluginOptionsHelp();
+std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOptions& options, PluginHost::Mode mode);
+
 int runCommand(Args& args);
 int validateCommand(Args& args);
 int graphCommand(Args& args);
+// `busway plugins SUBCOMMAND` (plugins_command.cpp).
+int pluginsCommand(Args& args);
+// `busway plugins new NAME` (plugins_new_command.cpp).
+int pluginsNewCommand(Args& args);
 
 }  // namespace busway::cli

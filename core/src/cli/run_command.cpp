@@ -38,7 +38,9 @@ void printSummary(const std::vector<RouteStatus>& routes) {
   for (const auto& r : routes) {
     std::cerr << std::left << std::setw(32) << r.id << std::right << std::setw(9) << r.stats.received << std::setw(11)
               << r.stats.completed << std::setw(8) << r.stats.failed << std::setw(15) << r.stats.dead_lettered << std::setw(13)
-              << r.stats.redeliveries << std::setw(11) << r.stats.in_flight << "\n";
+              << r.stats.redeliveries << std::setw(11) << r.stats.in_flight;
+    if (!r.unavailable.empty()) std::cerr << "  (unavailable: " << r.unavailable << ")";
+    std::cerr << "\n";
   }
 }
 
@@ -55,7 +57,7 @@ in full first, and if it has errors the running table stays.
   --log-level LEVEL    trace, debug, info, warn or error (default info)
   --stats DURATION     log route counters at this interval
   --no-watch           do not reload when files change (SIGHUP still reloads)
-
+)" "%PLUGINS%" R"(
 Exit codes: 0 stopped cleanly, 1 the table did not load or messages were still in flight
 at the drain deadline, 2 usage error.
 )";
@@ -64,9 +66,13 @@ at the drain deadline, 2 usage error.
 
 int runCommand(Args& args) {
   if (args.flag("help")) {
-    std::cout << kHelp;
+    std::string help = kHelp;
+    help.replace(help.find("%PLUGINS%"), 9, pluginOptionsHelp());
+    std::cout << help;
     return kOk;
   }
+  PluginOptions plugin_options;
+  const bool plugin_options_ok = plugin_options.parse(args);
   std::string threads_text, drain_text = "30s", for_text, level_text, stats_text;
   args.option("threads", threads_text);
   args.option("drain", drain_text);
@@ -80,6 +86,7 @@ int runCommand(Args& args) {
     return kUsage;
   };
   if (!args.error().empty()) return usage(args.error());
+  if (!plugin_options_ok) return usage(plugin_options.error);
   if (tables.empty()) return usage("name the routing table to run");
   unsigned threads = 0;
   if (!threads_text.empty()) {
@@ -112,6 +119,8 @@ int runCommand(Args& args) {
   installSignalHandlers();
 
   BusContext context(threads);
+  // Declared before the bus: the bus's routes use plugin endpoints and must go first.
+  auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::run);
   Bus bus(context);
   logInfo("busway", std::string("busway ") + kVersion + " starting with " + std::to_string(context.threads()) + " threads");
   {
@@ -124,7 +133,11 @@ int runCommand(Args& args) {
     diagnostics.print(std::cerr);  // warnings
   }
   TableReloader reloader(bus, tables);
-  if (!no_watch) reloader.watch();
+  if (!no_watch) {
+    reloader.watch();
+    // A plugin dropped into a plugin folder may be what a route was waiting for.
+    plugins->watch([&reloader] { reloader.reload("plugins changed"); });
+  }
 
   // Signals only set flags; the event loop acts on them.
   QTimer signal_poll;
@@ -158,6 +171,7 @@ int runCommand(Args& args) {
   logInfo("busway", "draining messages in flight (up to " + formatDuration(*drain) + ")");
   const bool drained = bus.stop(*drain);
   printSummary(bus.status());
+  plugins->shutdown(*drain);
   if (!drained) {
     logError("busway", "stopped with messages still in flight; sources that acknowledge will deliver them again");
     return kFailed;

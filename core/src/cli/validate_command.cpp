@@ -10,7 +10,7 @@ namespace busway::cli {
 
 int validateCommand(Args& args) {
   if (args.flag("help")) {
-    std::cout << R"(usage: busway validate [--quiet] [--as-one] TABLE...
+    std::string help = R"(usage: busway validate [--quiet] [--as-one] TABLE...
 
 Loads and compiles each routing table (with its includes) exactly as 'busway run' would,
 without starting anything, and prints every problem as FILE:LINE:COL: error: message.
@@ -18,20 +18,30 @@ without starting anything, and prints every problem as FILE:LINE:COL: error: mes
   --as-one  the files are parts of one table, as in 'busway run A.xml B.xml'
             (without it, each file is checked as a table of its own)
   --quiet   print only the errors, not the per-file summary
+)" "%PLUGINS%" R"(
+Endpoint URIs of plugins are checked against the plugins' manifests; no plugin is loaded.
 
 Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
 )";
+    help.replace(help.find("%PLUGINS%"), 9, pluginOptionsHelp());
+    std::cout << help;
     return kOk;
   }
+  PluginOptions plugin_options;
+  const bool plugin_options_ok = plugin_options.parse(args);
   const bool quiet = args.flag("quiet");
   const bool as_one = args.flag("as-one");
   const auto files = args.positional();
-  if (!args.error().empty() || files.empty()) {
-    std::cerr << "busway validate: " << (args.error().empty() ? "name at least one routing table" : args.error())
+  if (!args.error().empty() || files.empty() || !plugin_options_ok) {
+    std::cerr << "busway validate: "
+              << (!plugin_options.error.empty() ? plugin_options.error
+                  : args.error().empty()        ? std::string("name at least one routing table")
+                                                : args.error())
               << "\nusage: busway validate [--quiet] TABLE...\n";
     return kUsage;
   }
   BusContext context(1);
+  auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::validate);
   int status = kOk;
   // Each entry is one table: a single file, or (--as-one) all of them.
   std::vector<std::vector<std::string>> tables;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <map>
 #include <mutex>
+#include <optional>
 
 #include "busway/endpoint/component_registry.hpp"
 #include "busway/runtime/bus_context.hpp"
@@ -27,9 +28,13 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
   QueueChannel(std::string name, boost::asio::any_io_executor executor)
       : name_(std::move(name)), executor_(std::move(executor)) {}
 
-  void setLimits(const QueueLimits& limits) {
+  // Changes the limits that are given and keeps the others.
+  void setLimits(std::optional<std::size_t> capacity, std::optional<std::uint64_t> max_bytes,
+                 std::optional<WhenFull> when_full) {
     std::lock_guard lock(mutex_);
-    limits_ = limits;
+    if (capacity) limits_.capacity = *capacity;
+    if (max_bytes) limits_.max_bytes = *max_bytes;
+    if (when_full) limits_.when_full = *when_full;
   }
 
   // Producer side. In-only: done as soon as the message is queued. In-out: done when a
@@ -38,7 +43,8 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     std::unique_lock lock(mutex_);
     const bool in_out = exchange->pattern == ExchangePattern::in_out;
     Item item{exchange->message, in_out ? exchange : nullptr, in_out ? std::move(done) : Done{}};
-    if (isFull(item.message.body().size())) {
+    // Behind a parked producer is full too: a smaller message must not overtake it.
+    if (!blocked_.empty() || isFull(item.message.body().size())) {
       if (limits_.when_full == WhenFull::reject) {
         exchange->fail(ErrorKind::rejected,
                        "queue:" + name_ + " is full (" + std::to_string(items_.size()) + " messages, " +
@@ -219,12 +225,16 @@ class QueueComponent final : public Component {
     std::lock_guard lock(mutex_);
     auto& channel = channels_[uri.path];
     if (!channel) channel = std::make_shared<QueueChannel>(uri.path, context.executor());
-    // Limits given on any URI of the queue apply to the queue; URIs without them
-    // (typically the producer side) leave them as they are.
-    if (options.has("capacity") || options.has("max-bytes") || options.has("when-full")) {
-      channel->setLimits(QueueLimits{static_cast<std::size_t>(options.integer("capacity")), options.size("max-bytes"),
-                                     options.text("when-full") == "reject" ? WhenFull::reject : WhenFull::block});
-    }
+    // Limits given on any URI of the queue apply to the queue; limits a URI does not give
+    // (typically on the producer side) stay as they are: a URI that only says when-full
+    // does not reset the capacity.
+    std::optional<std::size_t> capacity;
+    std::optional<std::uint64_t> max_bytes;
+    std::optional<WhenFull> when_full;
+    if (options.has("capacity")) capacity = static_cast<std::size_t>(options.integer("capacity"));
+    if (options.has("max-bytes")) max_bytes = options.size("max-bytes");
+    if (options.has("when-full")) when_full = options.text("when-full") == "reject" ? WhenFull::reject : WhenFull::block;
+    if (capacity || max_bytes || when_full) channel->setLimits(capacity, max_bytes, when_full);
     return EndpointPtr(std::make_shared<QueueEndpoint>(uri, channel, static_cast<int>(options.integer("consumers"))));
   }
 

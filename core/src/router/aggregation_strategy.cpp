@@ -13,6 +13,13 @@ std::optional<AggregationStrategy::Kind> AggregationStrategy::parse(const std::s
 }
 
 namespace {
+// Text and XML bodies, which a json-array takes as strings (JSON media types excepted:
+// text/json is JSON). Bodies of unknown type (octets) are read as JSON when they are JSON.
+bool isTextMediaType(std::string_view media_type) {
+  if (isJsonMediaType(media_type)) return false;
+  return isXmlMediaType(media_type) || (media_type.size() >= 5 && equalsIgnoreCase(media_type.substr(0, 5), "text/"));
+}
+
 std::string_view withoutXmlDeclaration(std::string_view xml) {
   const auto start = xml.find_first_not_of(" \t\r\n");
   if (start != std::string_view::npos && xml.compare(start, 5, "<?xml") == 0) {
@@ -36,8 +43,9 @@ Result<Message> AggregationStrategy::combine(const Message& base, const std::vec
     case Kind::json_array: {
       nlohmann::json array = nlohmann::json::array();
       for (const auto& part : parts) {
-        // JSON bodies join as values; anything else joins as a string.
-        const auto* value = part.body().json();
+        // JSON bodies join as values; anything else joins as a string. A text body joins
+        // as a string even when it happens to read as JSON (the line "42" stays "42").
+        const auto* value = isTextMediaType(part.body().mediaType()) ? nullptr : part.body().json();
         array.push_back(value != nullptr ? *value : nlohmann::json(std::string(part.bodyText())));
       }
       out.setBody(Body::fromJson(array));

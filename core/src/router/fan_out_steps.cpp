@@ -31,14 +31,14 @@ struct FanOut : std::enable_shared_from_this<FanOut> {
 
 }  // namespace
 
-void fanOut(const ExchangePtr& exchange, std::vector<ProcessorPtr> branches, bool parallel,
+void fanOut(const ExchangePtr& exchange, ExchangePattern pattern, std::vector<ProcessorPtr> branches, bool parallel,
             boost::asio::any_io_executor executor, std::chrono::milliseconds timeout,
             std::function<void(std::vector<ExchangePtr>&, bool timed_out)> finish) {
   auto state = std::make_shared<FanOut>();
   state->branches = std::move(branches);
   state->finish = std::move(finish);
   for (std::size_t i = 0; i < state->branches.size(); ++i) {
-    auto child = childExchange(*exchange, exchange->pattern);
+    auto child = childExchange(*exchange, pattern);
     child->message = exchange->message.derive();
     child->message.headers().set("busway.branch", static_cast<std::int64_t>(i));
     state->children.push_back(std::move(child));
@@ -84,7 +84,7 @@ bool propagateFailure(Exchange& parent, const std::vector<ExchangePtr>& children
 }  // namespace
 
 bool MulticastStep::process(const ExchangePtr& exchange, Done done) {
-  fanOut(exchange, branches_, parallel_, executor_, timeout_,
+  fanOut(exchange, exchange->pattern, branches_, parallel_, executor_, timeout_,
          [exchange, done, strategy = &strategy_, timeout = timeout_](std::vector<ExchangePtr>& children, bool timed_out) {
            if (timed_out) {
              exchange->fail(ErrorKind::timeout, "multicast branches did not finish within " +
@@ -126,7 +126,9 @@ bool RecipientListStep::process(const ExchangePtr& exchange, Done done) {
       exchange->fail(std::move(value).error());
       return true;
     }
-    for (const auto item : splitList(toText(*value), delimiter_)) {
+    // splitList gives views into `recipients`: keep it alive while they are used.
+    const std::string recipients = toText(*value);
+    for (const auto item : splitList(recipients, delimiter_)) {
       auto producer = dynamic_->producerFor(std::string(item));
       if (!producer) {
         Error error = std::move(producer).error();
@@ -139,7 +141,10 @@ bool RecipientListStep::process(const ExchangePtr& exchange, Done done) {
   } else {
     for (const auto& [name, producer] : fixed_) producers.push_back(producer);
   }
-  fanOut(exchange, std::move(producers), parallel_, executor_, std::chrono::milliseconds(0),
+  // Recipients get copies handed over (in-only) even when our caller waits for a reply:
+  // their replies are not used, and waiting for them would tie this route to, say, the
+  // reader of a queue.
+  fanOut(exchange, ExchangePattern::in_only, std::move(producers), parallel_, executor_, std::chrono::milliseconds(0),
          [exchange, done](std::vector<ExchangePtr>& children, bool) {
            propagateFailure(*exchange, children, "recipient");
            done();

@@ -15,7 +15,7 @@ void Pipeline::runSynchronously(const ExchangePtr& exchange) {
   for (auto& step : steps_) {
     if (exchange->failed() || exchange->stopped) return;
     step.processor->runSynchronously(exchange);
-    exchange->message.recordStep(route_, step.name, exchange->failed());
+    record(*exchange, step.name);
   }
 }
 
@@ -27,17 +27,22 @@ bool Pipeline::runFrom(const ExchangePtr& exchange, std::size_t index, Done& don
     Entry& step = steps_[index];
     if (step.sync) {
       step.processor->runSynchronously(exchange);
-      exchange->message.recordStep(route_, step.name, exchange->failed());
+      record(*exchange, step.name);
       continue;
     }
     auto resume = [self = shared_from_this(), exchange, index, done]() mutable {
-      exchange->message.recordStep(self->route_, self->steps_[index].name, exchange->failed());
+      self->record(*exchange, self->steps_[index].name);
       if (self->runFrom(exchange, index + 1, done)) done();
     };
     if (!step.processor->process(exchange, std::move(resume))) return false;
-    exchange->message.recordStep(route_, step.name, exchange->failed());
+    record(*exchange, step.name);
   }
   return true;
+}
+
+void Pipeline::record(Exchange& exchange, const std::string* name) const {
+  // Nameless steps are parts of a step that the enclosing pipeline records (filter).
+  if (name != nullptr) exchange.message.recordStep(route_, name, exchange.failed());
 }
 
 ExchangePtr childExchange(const Exchange& exchange, ExchangePattern pattern) {

@@ -41,8 +41,20 @@ class Compiler {
  private:
   struct EndpointEntry {
     const EndpointDef* def;
-    EndpointPtr endpoint;  // null when it did not resolve (already reported)
+    EndpointPtr endpoint;     // null when it did not resolve (already reported)
+    std::string unavailable;  // its plugin is unavailable: routes using it are too
   };
+
+  // Reports a resolution failure: an unavailable plugin makes the current route
+  // unavailable (a warning); anything else is an error in the table.
+  void reportResolve(const SourceLocation& where, const Error& error) {
+    if (error.kind == ErrorKind::unavailable) {
+      diagnostics_.warning(where, error.message);
+      if (unavailable_.empty()) unavailable_ = error.message;
+    } else {
+      diagnostics_.error(where, error.message);
+    }
+  }
 
   void collectEndpoints() {
     for (const auto& def : table_.endpoints) {
@@ -52,8 +64,13 @@ class Compiler {
         continue;
       }
       auto endpoint = context_.components().resolve(def.uri);
-      if (!endpoint) diagnostics_.error(def.uri_where, endpoint.error().message);
-      endpoints_.emplace(def.id, EndpointEntry{&def, endpoint ? *endpoint : nullptr});
+      std::string unavailable;
+      if (!endpoint && endpoint.error().kind == ErrorKind::unavailable) {
+        unavailable = endpoint.error().message;  // reported by the routes that use it
+      } else if (!endpoint) {
+        diagnostics_.error(def.uri_where, endpoint.error().message);
+      }
+      endpoints_.emplace(def.id, EndpointEntry{&def, endpoint ? *endpoint : nullptr, unavailable});
       endpoint_uris_.emplace(def.id, def.uri);
     }
   }
@@ -84,12 +101,15 @@ class Compiler {
         }
         return nullptr;
       }
+      if (!it->second.unavailable.empty()) {
+        reportResolve(ref->value_where, Error(ErrorKind::unavailable, it->second.unavailable));
+      }
       return it->second.endpoint;
     }
     if (const auto* uri = step.attribute("uri")) {
       auto endpoint = context_.components().resolve(uri->value);
       if (!endpoint) {
-        diagnostics_.error(uri->value_where, endpoint.error().message);
+        reportResolve(uri->value_where, endpoint.error());
         return nullptr;
       }
       return *endpoint;
@@ -235,9 +255,10 @@ class Compiler {
       auto predicate = expressionOf(step);
       auto children = pipelineOf(step.children);
       if (!predicate) return nullptr;
-      // The children run for matches; non-matches stop at the filter.
-      std::vector<PipelineStep> steps{{std::make_shared<FilterStep>(std::move(predicate)), intern("filter")},
-                                      {std::move(children), intern("filter-body")}};
+      // The children run for matches; non-matches stop at the filter. The two inner steps
+      // are not named: the filter is recorded once, by the pipeline that contains it.
+      std::vector<PipelineStep> steps{{std::make_shared<FilterStep>(std::move(predicate)), nullptr},
+                                      {std::move(children), nullptr}};
       return std::make_shared<Pipeline>(route_name_, std::move(steps));
     }
     if (k == "choice") {
@@ -398,7 +419,7 @@ class Compiler {
       if (ref == nullptr) return nullptr;
       auto transformer = context_.transformers().create(ref->value, {});
       if (!transformer) {
-        diagnostics_.error(ref->value_where, transformer.error().message);
+        reportResolve(ref->value_where, transformer.error());
         return nullptr;
       }
       return std::make_shared<TransformStep>(std::move(*transformer), "transform:" + ref->value);
@@ -480,6 +501,7 @@ class Compiler {
     route_id_ = def.id;
     route_name_ = intern(def.id);
     stateful_.clear();
+    unavailable_.clear();
     CompiledRoute out;
     out.id = def.id;
     out.where = def.where;
@@ -487,6 +509,15 @@ class Compiler {
     EndpointPtr from = def.from ? endpointOf(*def.from) : nullptr;
     ErrorPolicy policy = errorPolicyOf(def);
     ProcessorPtr pipeline = pipelineOf(def.steps);
+    if (!unavailable_.empty()) {
+      // Reported as warnings above; the route is kept, marked, so status can show why.
+      out.unavailable = unavailable_;
+      if (def.from) {
+        if (const auto* ref = def.from->attribute("ref")) out.from = ref->value;
+        if (const auto* uri = def.from->attribute("uri")) out.from = uri->value;
+      }
+      return out;
+    }
     if (!from) return std::nullopt;
     out.from = from->uri().text;
     const std::string& scheme = from->uri().scheme;
@@ -518,6 +549,7 @@ class Compiler {
   std::map<std::string, const ErrorHandlerDef*> error_handlers_;
   std::shared_ptr<DynamicEndpoints> dynamic_;
   std::string route_id_;
+  std::string unavailable_;  // of the route being compiled
   const std::string* route_name_ = nullptr;
   std::vector<std::shared_ptr<Stateful>> stateful_;
 };

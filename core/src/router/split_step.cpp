@@ -48,12 +48,15 @@ class SelectionSource final : public PartSource {
     Message part = whole_.derive();
     if (xml_) {
       part.setBody(toText(value), std::string(media::xml));
-    } else if (std::holds_alternative<nlohmann::json>(value) || std::holds_alternative<std::string>(value)) {
-      const nlohmann::json json = std::holds_alternative<nlohmann::json>(value) ? std::get<nlohmann::json>(value)
-                                                                                 : nlohmann::json(std::get<std::string>(value));
-      part.setBody(Body::fromJson(json));
     } else {
-      part.setBody(toText(value), std::string(media::json));
+      // Every JSON match is a JSON part, null included (toText would give "" for it).
+      const nlohmann::json json = std::visit(
+          [](const auto& v) -> nlohmann::json {
+            if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::monostate>) return nullptr;
+            else return v;
+          },
+          value);
+      part.setBody(Body::fromJson(json));
     }
     return part;
   }
@@ -82,11 +85,18 @@ class SplitRun : public std::enable_shared_from_this<SplitRun> {
         part = nextPart();
       }
       if (!part.exchange) break;
-      auto resume = [self = shared_from_this(), part] {
+      // A part that goes on asynchronously may still finish before process() returns
+      // (a multicast or nested split of quick steps does). Then the loop goes on here
+      // rather than in `resume`, which would nest one call deeper for every part.
+      auto handoff = std::make_shared<std::atomic<int>>(kRunning);
+      auto resume = [self = shared_from_this(), part, handoff] {
         self->partDone(part);
-        self->runSequential();
+        if (handoff->exchange(kPartDone) == kReturned) self->runSequential();
       };
-      if (!pipeline_->process(part.exchange, std::move(resume))) return;
+      if (!pipeline_->process(part.exchange, std::move(resume))) {
+        if (handoff->exchange(kReturned) == kRunning) return;  // `resume` carries on
+        continue;                                                // the part is done already
+      }
       partDone(part);
     }
     finish();
@@ -122,6 +132,9 @@ class SplitRun : public std::enable_shared_from_this<SplitRun> {
   }
 
  private:
+  // Who carries on after an asynchronous part: see runSequential().
+  static constexpr int kRunning = 0, kPartDone = 1, kReturned = 2;
+
   struct Part {
     ExchangePtr exchange;
     std::size_t index = 0;

@@ -3,6 +3,7 @@
 // The processors behind each step of a routing table. Internal to core: the route
 // compiler builds them; nothing else needs their types.
 
+#include <deque>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -35,7 +36,7 @@ class SyncStep : public Processor {
 
 struct PipelineStep {
   ProcessorPtr processor;
-  const std::string* name = nullptr;  // interned "kind" or "kind:id", for history
+  const std::string* name = nullptr;  // interned "kind" or "kind:id", for history; null: not recorded
 };
 
 class Pipeline final : public Processor, public std::enable_shared_from_this<Pipeline> {
@@ -53,6 +54,7 @@ class Pipeline final : public Processor, public std::enable_shared_from_this<Pip
     const std::string* name;
   };
   bool runFrom(const ExchangePtr& exchange, std::size_t index, Done& done);
+  void record(Exchange& exchange, const std::string* name) const;
 
   const std::string* route_;
   std::vector<Entry> steps_;
@@ -115,9 +117,10 @@ class RecipientListStep final : public Processor {
   boost::asio::any_io_executor executor_;
 };
 
-// Runs `branches` on copies of the exchange's message, sequentially or in parallel, and
-// hands back the copies in branch order. Shared by multicast and recipient-list.
-void fanOut(const ExchangePtr& exchange, std::vector<ProcessorPtr> branches, bool parallel,
+// Runs `branches` on copies of the exchange's message (as exchanges of `pattern`),
+// sequentially or in parallel, and hands back the copies in branch order. Shared by
+// multicast and recipient-list.
+void fanOut(const ExchangePtr& exchange, ExchangePattern pattern, std::vector<ProcessorPtr> branches, bool parallel,
             boost::asio::any_io_executor executor, std::chrono::milliseconds timeout,
             std::function<void(std::vector<ExchangePtr>&, bool timed_out)> finish);
 
@@ -265,8 +268,10 @@ class ThrottleStep final : public Processor {
   const bool reject_;
   boost::asio::any_io_executor executor_;
   std::mutex mutex_;
-  // Start of the earliest slot still free: slots are spaced per_/rate_ apart.
-  std::chrono::steady_clock::time_point next_slot_{};
+  // When the last (at most rate_) messages passed or are due to pass, oldest first. A
+  // message may pass once the one rate_ places before it passed at least per_ ago, so no
+  // window of length per_ ever sees more than rate_ messages.
+  std::deque<std::chrono::steady_clock::time_point> passed_;
 };
 
 class DelayStep final : public Processor {

@@ -13,21 +13,23 @@ bool resumeAfter(boost::asio::any_io_executor executor, std::chrono::steady_cloc
 
 bool ThrottleStep::process(const ExchangePtr& exchange, Done done) {
   using clock = std::chrono::steady_clock;
-  const auto spacing = std::chrono::duration_cast<clock::duration>(per_) / rate_;
-  // Up to `rate_` messages may pass at once after an idle spell (a burst of one period).
-  const auto burst = spacing * (rate_ - 1);
-  clock::time_point slot;
   const auto now = clock::now();
+  clock::time_point slot = now;
   {
     std::lock_guard lock(mutex_);
-    if (next_slot_ < now - burst) next_slot_ = now - burst;
-    slot = next_slot_;
+    // Messages that passed a whole period ago no longer count.
+    while (!passed_.empty() && passed_.front() + per_ <= now) passed_.pop_front();
+    // Up to rate_ messages may pass at once; the next waits until the oldest of them is a
+    // period old. Never before a message already waiting, so the order is kept.
+    if (static_cast<std::int64_t>(passed_.size()) >= rate_) slot = passed_.front() + per_;
+    if (!passed_.empty()) slot = std::max(slot, passed_.back());
     if (slot > now && reject_) {
       exchange->fail(ErrorKind::rejected,
                      "throttled: more than " + std::to_string(rate_) + " messages per " + formatDuration(per_), "throttle");
       return true;
     }
-    next_slot_ = slot + spacing;
+    passed_.push_back(slot);
+    if (static_cast<std::int64_t>(passed_.size()) > rate_) passed_.pop_front();
   }
   if (slot <= now) return true;
   return resumeAfter(executor_, slot - now, std::move(done));

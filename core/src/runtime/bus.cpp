@@ -30,7 +30,11 @@ bool Bus::activate(std::unique_ptr<CompiledTable> table, Diagnostics& diagnostic
   });
   for (auto* route_ptr : order) {
     CompiledRoute& route = *route_ptr;
-    if (!route.autostart) continue;
+    if (!route.unavailable.empty()) {
+      logWarn("bus", "route '" + route.id + "' is unavailable: " + route.unavailable);
+      continue;
+    }
+    if (!route.autostart || !route.consumer) continue;
     auto result = route.consumer->start();
     if (!result) {
       diagnostics.error(route.where, "route '" + route.id + "' could not start: " + result.error().message);
@@ -43,15 +47,19 @@ bool Bus::activate(std::unique_ptr<CompiledTable> table, Diagnostics& diagnostic
   running_ = std::move(table);
   ++generation_;
   if (old) {
-    for (auto& route : old->routes) route.consumer->stop();
+    for (auto& route : old->routes) {
+      if (route.consumer) route.consumer->stop();
+    }
     // Held aggregates complete now rather than vanish with the old table.
-    for (auto& route : old->routes) route.route->flush();
+    for (auto& route : old->routes) {
+      if (route.route) route.route->flush();
+    }
     // In-flight exchanges keep the old pipelines alive; keep the table until they finish
     // so its statistics stay readable, and drop drained tables as we go.
     retired_.push_back(std::move(old));
     std::erase_if(retired_, [](const std::unique_ptr<CompiledTable>& t) {
       for (const auto& r : t->routes) {
-        if (r.route->stats().in_flight != 0) return false;
+        if (r.route && r.route->stats().in_flight != 0) return false;
       }
       return true;
     });
@@ -66,6 +74,7 @@ bool Bus::drain(std::vector<CompiledRoute>& routes, std::chrono::milliseconds ti
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   bool idle = true;
   for (auto& route : routes) {
+    if (!route.route) continue;
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
     if (!route.route->waitIdle(std::max(left, std::chrono::milliseconds(0)))) {
       idle = false;
@@ -83,10 +92,14 @@ bool Bus::stop(std::chrono::milliseconds timeout) {
   for (auto& t : retired_) tables.push_back(t.get());
   if (running_) tables.push_back(running_.get());
   for (auto* table : tables) {
-    for (auto& route : table->routes) route.consumer->stop();
+    for (auto& route : table->routes) {
+      if (route.consumer) route.consumer->stop();
+    }
   }
   for (auto* table : tables) {
-    for (auto& route : table->routes) route.route->flush();
+    for (auto& route : table->routes) {
+      if (route.route) route.route->flush();
+    }
   }
   bool idle = true;
   for (auto* table : tables) idle = drain(table->routes, timeout) && idle;
@@ -99,7 +112,9 @@ std::vector<RouteStatus> Bus::status() const {
   std::vector<RouteStatus> out;
   if (!running_) return out;
   for (const auto& route : running_->routes) {
-    out.push_back(RouteStatus{route.id, route.from, route.autostart, route.route->stats()});
+    RouteStatus status{route.id, route.from, route.autostart && route.unavailable.empty(), {}, route.unavailable};
+    if (route.route) status.stats = route.route->stats();
+    out.push_back(std::move(status));
   }
   return out;
 }

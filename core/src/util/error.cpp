@@ -9,6 +9,7 @@ const char* toString(ErrorKind kind) noexcept {
     case ErrorKind::rejected: return "rejected";
     case ErrorKind::timeout: return "timeout";
     case ErrorKind::invalid: return "invalid";
+    case ErrorKind::unavailable: return "unavailable";
   }
   return "unknown";
 }

@@ -20,6 +20,9 @@ struct CompiledRoute {
   bool autostart = true;
   std::shared_ptr<Route> route;
   std::unique_ptr<Consumer> consumer;  // created, not started
+  // Why the route cannot run (a plugin it needs failed to load or init); empty when it can.
+  // Such a route is reported and skipped; the other routes of the table run.
+  std::string unavailable;
 };
 
 // A routing table ready to run: every expression compiled, every endpoint resolved.

@@ -17,6 +17,7 @@ struct RouteStatus {
   std::string from;
   bool running = false;
   RouteStats stats;
+  std::string unavailable;  // why it is not running, when a plugin it needs is unavailable
 };
 
 // A running bus: one routing table at a time, replaced atomically on reload.

@@ -14,6 +14,9 @@ enum class ErrorKind {
   rejected,  // back-pressure: a bounded resource refused the message
   timeout,
   invalid,   // bad input: the message cannot be processed as it is
+  // A component a route needs is not available (its plugin failed to load or start). At
+  // load time this makes the route unavailable instead of refusing the whole table.
+  unavailable,
 };
 
 const char* toString(ErrorKind kind) noexcept;
