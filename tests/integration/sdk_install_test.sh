@@ -66,4 +66,52 @@ step build "$cmake" --build "$project/build"
 [[ -f $project/build/acme-demo.so ]] || { echo "FAILED: build: acme-demo.so was not built" >&2; exit 1; }
 
 step test "$ctest" --test-dir "$project/build" --output-on-failure
-echo "sdk install test passed: busway installed to a prefix, acme-demo scaffolded, built and tested"
+
+# Ship it the way a vendor would: sign it, drop it into a bus's plugin folder, and run a
+# bus that only loads signed plugins. Messages must go through it both ways.
+busway=$prefix/bin/busway
+mkdir -p "$tmp/keys" "$tmp/trust" "$tmp/plugins"
+step keygen "$busway" plugins keygen --out "$tmp/keys/acme"
+cp "$tmp/keys/acme.pub" "$tmp/trust/acme.pub"
+cp "$project/build/acme-demo.so" "$tmp/plugins/acme-demo.so"
+step sign "$busway" plugins sign --key "$tmp/keys/acme.key" "$tmp/plugins/acme-demo.so"
+step verify "$busway" plugins verify --trust "$tmp/trust" "$tmp/plugins/acme-demo.so"
+
+cat >"$tmp/routes.xml" <<'XML'
+<routes xmlns="urn:busway:routes:1">
+  <route id="to-plugin">
+    <from uri="timer:orders?period=100ms&amp;count=3"/>
+    <set-body media-type="text/plain">order ${header.timer.count}</set-body>
+    <to uri="acme-demo:orders" pattern="in-out"/>
+    <log category="reply" message="reply ${body}"/>
+  </route>
+  <route id="from-plugin">
+    <from uri="acme-demo:ticks?period=100ms"/>
+    <log category="ticks" message="from plugin ${body}"/>
+  </route>
+</routes>
+XML
+step validate "$busway" validate --plugin-path "$tmp/plugins" "$tmp/routes.xml"
+
+run_bus() {
+  "$busway" run --plugin-path "$tmp/plugins" --require-signatures --trust "$tmp/trust" --for 2s "$tmp/routes.xml"
+}
+step run-signed run_bus
+expect() {
+  grep -qF -- "$1" "$tmp/step.log" || { cat "$tmp/step.log"; echo "FAILED: $2: expected '$1' in the bus output" >&2; exit 1; }
+}
+expect "(signed by acme.pub)" run-signed
+expect '[reply] reply {"echo":"order 1"' run-signed
+expect '[reply] reply {"echo":"order 3"' run-signed
+expect "[ticks] from plugin" run-signed
+expect "stopped cleanly" run-signed
+
+# The same file changed after signing is refused; the bus still runs what it can.
+printf '\0' >>"$tmp/plugins/acme-demo.so"
+step run-tampered run_bus
+expect "refused by the signature policy" run-tampered
+expect "signature does not match the file" run-tampered
+expect "route 'to-plugin' is unavailable" run-tampered
+expect "stopped cleanly" run-tampered
+
+echo "sdk install test passed: installed to a prefix, scaffolded, built out of tree, signed, loaded under a signature policy, routed both ways; a tampered copy was refused"

@@ -124,7 +124,7 @@ static void ep_stop(void* c) {
 
 static bw_status ep_send(void* ep_ptr, bw_sending* sending, bw_error* error) {
   endpoint* ep = ep_ptr;
-  const bw_message* in = host_api->sending_message(sending);
+  bw_message* in = host_api->sending_message(sending);
   bw_str body = host_api->message_body(in);
   if (body.size == 4 && memcmp(body.data, "fail", 4) == 0) {
     set_error(error, "echo refuses the body 'fail'");

@@ -118,6 +118,7 @@ class MockEndpointState {
     }
     for (auto& done : held) done();
   }
+  // Calls held now. A held message is recorded (waitFor sees it) just before it is held.
   std::size_t heldCount() const {
     std::lock_guard lock(mutex_);
     return held_.size();

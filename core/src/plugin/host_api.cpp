@@ -165,7 +165,7 @@ void sendingComplete(bw_sending* sending, bw_status status, bw_message* reply_ow
   done();
 }
 
-const bw_message* sendingMessage(const bw_sending* sending) { return &sending->message; }
+bw_message* sendingMessage(bw_sending* sending) { return &sending->message; }
 int sendingWantsReply(const bw_sending* sending) { return sending->wants_reply ? 1 : 0; }
 
 bw_status schedule(bw_host* host, uint64_t delay_ms, void (*fn)(void*), void* context) {

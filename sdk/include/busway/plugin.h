@@ -14,6 +14,11 @@
  *    (bw_str). Strings passed out live at least until the call returns unless said otherwise.
  *  - Ownership is in the names: *_borrowed stays the caller's, *_owned passes to the callee.
  *  - Thread-safety is stated on every function table.
+ *  - Arrays of structs (bw_option) are indexed by sizeof of the struct as released: such
+ *    structs never grow within a major version (an added field there is a major change).
+ *  - Completion callbacks may run before the call that started the work has returned: a
+ *    delivery's done callback before deliver() returns, a sending_complete before send()
+ *    returns. Code for both orders.
  */
 #ifndef BUSWAY_PLUGIN_H
 #define BUSWAY_PLUGIN_H
@@ -42,7 +47,10 @@ extern "C" {
 /* ---------------------------------------------------------------------------------------
  * Results
  * ------------------------------------------------------------------------------------- */
-typedef enum bw_status {
+/* A fixed-size integer, not an enum type: an enum's size is the compiler's choice. Unknown
+ * error values (from a newer minor version) are treated as BW_ERR_PERMANENT. */
+typedef int32_t bw_status;
+enum {
   BW_OK = 0,
   BW_PENDING = 1,          /* the operation goes on; completion is reported later */
   BW_ERR_TRANSIENT = 10,   /* worth retrying: a peer is down, a timeout, a full buffer */
@@ -51,7 +59,7 @@ typedef enum bw_status {
   BW_ERR_TIMEOUT = 13,
   BW_ERR_REJECTED = 14,    /* back-pressure: the peer is full */
   BW_ERR_UNSUPPORTED = 15  /* the plugin does not offer this (e.g. consuming from a sink) */
-} bw_status;
+};
 
 /* A borrowed UTF-8 string with its length. */
 typedef struct bw_str {
@@ -108,8 +116,9 @@ typedef struct bw_host_api {
   void (*log)(bw_host* host, int level, bw_str message);
 
   /* Messages. A message from message_new is owned by the plugin until it is passed on
-   * (deliver) or freed (message_free). Strings returned point into the message and stay
-   * valid until it is changed or freed. */
+   * (deliver) or freed (message_free); message_new returns NULL when out of memory.
+   * Strings returned point into the message and stay valid until it is changed or freed.
+   * Setters accept strings that point into the same message. */
   bw_message* (*message_new)(bw_host* host);
   void (*message_free)(bw_message* message_owned);
   bw_str (*message_body)(const bw_message* message);
@@ -138,11 +147,15 @@ typedef struct bw_host_api {
   /* Producers: finish a send that returned BW_PENDING. `reply_owned` (or NULL) becomes the
    * reply for request-reply sends; the host takes it. Exactly once per pending send. */
   void (*sending_complete)(bw_sending* sending, bw_status status, bw_message* reply_owned, bw_str error);
-  /* The message being sent (borrowed; valid until sending_complete or the send returns). */
-  const bw_message* (*sending_message)(const bw_sending* sending);
+  /* The message being sent (borrowed; valid until send returns or, for BW_PENDING, until
+   * sending_complete). The plugin may change it: for a request-reply send that returns
+   * BW_OK, the changed message is the reply. */
+  bw_message* (*sending_message)(bw_sending* sending);
   int (*sending_wants_reply)(const bw_sending* sending);
 
-  /* Timers on the bus's thread pool: `fn(context)` runs once after `delay_ms`. */
+  /* Timers on the bus's thread pool: `fn(context)` runs once after `delay_ms`. Timers still
+   * pending when the plugin is destroyed are dropped without calling `fn` (free their
+   * contexts in destroy); none runs during or after destroy. */
   bw_status (*schedule)(bw_host* host, uint64_t delay_ms, void (*fn)(void* context), void* context);
 
   /* Metrics: adds `value` to the counter `name` (prefixed with the plugin id). */
@@ -165,9 +178,11 @@ typedef struct bw_endpoint_api {
                       void** endpoint_out, bw_error* error);
   void (*destroy)(void* endpoint);
 
-  /* Consumer side (NULL when the endpoint only sends). start: begin delivering to `route`.
-   * stop: stop taking new messages; deliveries already made still complete through their
-   * done callbacks. After stop returns, deliver must not be called for this consumer. */
+  /* Consumer side (NULL when the endpoint only sends). start: begin delivering to `route`;
+   * each endpoint has at most one started consumer at a time, and start is not called
+   * again before stop. stop: stop taking new messages; deliveries already made still
+   * complete through their done callbacks. After stop returns, deliver must not be called
+   * for this consumer (the host refuses it with BW_ERR_REJECTED if it is). */
   bw_status (*start)(void* endpoint, bw_route* route, void** consumer_out, bw_error* error);
   void (*stop)(void* consumer);
 

@@ -8,12 +8,14 @@ namespace {
 
 TEST(DirectTest, NoConsumerIsATransientError) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><to uri="direct:nobody"/><to uri="mock:after"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><to uri="direct:nobody"/><to uri="mock:after"/></route>)"));
   auto exchange = h.sendBody("direct:in", "{}");
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
   EXPECT_EQ(exchange->error->kind, ErrorKind::transient);
-  EXPECT_NE(exchange->error->message.find("direct:nobody"), std::string::npos) << exchange->error->message;
+  EXPECT_NE(exchange->error->message.find("direct:nobody"), std::string::npos)
+      << exchange->error->message;
   EXPECT_EQ(h.mock("after").count(), 0u);
 
   // Sending straight to a name no route reads fails the same way.
@@ -25,7 +27,8 @@ TEST(DirectTest, NoConsumerIsATransientError) {
 
 TEST(DirectTest, StoppedRouteIsNotAConsumer) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="off" autostart="false"><from uri="direct:off"/><to uri="mock:never"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="off" autostart="false"><from uri="direct:off"/><to uri="mock:never"/></route>)"));
   auto exchange = h.sendBody("direct:off", "{}");
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
@@ -46,7 +49,8 @@ TEST(DirectTest, RunsTheCalledRouteOnTheCallersThread) {
 
 TEST(DirectTest, FailureInTheCalledRouteFailsTheCaller) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="a"><from uri="direct:a"/><to uri="direct:b"/><to uri="mock:after"/></route>
+  h.load(RouteHarness::table(
+      R"(<route id="a"><from uri="direct:a"/><to uri="direct:b"/><to uri="mock:after"/></route>
       <route id="b"><from uri="direct:b"/><to uri="mock:down?fail=1&amp;fail-kind=permanent&amp;delay=5ms"/></route>)"));
   auto exchange = h.sendBody("direct:a", "{}");
   ASSERT_TRUE(exchange);
@@ -57,7 +61,8 @@ TEST(DirectTest, FailureInTheCalledRouteFailsTheCaller) {
 
 TEST(DirectTest, OneRoutePerName) {
   RouteHarness h;
-  auto d = h.loadWithErrors(RouteHarness::table(R"(<route id="a"><from uri="direct:x"/><to uri="mock:a"/></route>
+  auto d = h.loadWithErrors(
+      RouteHarness::table(R"(<route id="a"><from uri="direct:x"/><to uri="mock:a"/></route>
       <route id="b"><from uri="direct:x"/><to uri="mock:b"/></route>)"));
   EXPECT_TRUE(d.hasErrors());
   EXPECT_NE(d.toString().find("already consumed by route 'a'"), std::string::npos) << d.toString();
@@ -70,7 +75,8 @@ TEST(DirectTest, NeedsAName) {
   EXPECT_NE(endpoint.error().message.find("needs a name"), std::string::npos);
   auto option = h.context().components().resolve("direct:x?timeout=5s");
   ASSERT_FALSE(option.ok());
-  EXPECT_NE(option.error().message.find("unknown option 'timeout'"), std::string::npos) << option.error().message;
+  EXPECT_NE(option.error().message.find("unknown option 'timeout'"), std::string::npos)
+      << option.error().message;
 }
 
 }  // namespace

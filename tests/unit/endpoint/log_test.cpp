@@ -31,7 +31,8 @@ TEST(LogEndpointTest, LevelsBelowTheThresholdWriteNothing) {
   RouteHarness h;
   h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/>
       <to uri="log:quiet?level=debug"/><to uri="log:bodyless?show-body=false"/><to uri="mock:after"/></route>)"));
-  const std::string out = logOf(h, "direct:in", Message(Body::make("secret", std::string(media::text))));
+  const std::string out =
+      logOf(h, "direct:in", Message(Body::make("secret", std::string(media::text))));
   EXPECT_EQ(out.find("[quiet]"), std::string::npos) << out;
   EXPECT_NE(out.find("[bodyless] id="), std::string::npos) << out;
   EXPECT_EQ(out.find("secret"), std::string::npos) << out;
@@ -40,7 +41,8 @@ TEST(LogEndpointTest, LevelsBelowTheThresholdWriteNothing) {
 
 TEST(LogEndpointTest, OnlyReceives) {
   RouteHarness h;
-  auto d = h.loadWithErrors(RouteHarness::table(R"(<route id="r"><from uri="log:x"/><to uri="mock:a"/></route>)"));
+  auto d = h.loadWithErrors(
+      RouteHarness::table(R"(<route id="r"><from uri="log:x"/><to uri="mock:a"/></route>)"));
   EXPECT_TRUE(d.hasErrors());
   EXPECT_NE(d.toString().find("log: can only receive messages"), std::string::npos) << d.toString();
 }

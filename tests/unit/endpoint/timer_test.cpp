@@ -12,7 +12,8 @@ using Clock = std::chrono::steady_clock;
 TEST(TimerTest, FiresCountMessagesOnePeriodApart) {
   RouteHarness h;
   const auto start = Clock::now();
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="timer:tick?period=60ms&amp;count=3"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="timer:tick?period=60ms&amp;count=3"/><to uri="mock:out"/></route>)"));
   auto& out = h.mock("out");
   ASSERT_TRUE(out.waitFor(3));
   EXPECT_EQ(out.headers("timer.count"), (std::vector<std::string>{"1", "2", "3"}));
@@ -30,7 +31,8 @@ TEST(TimerTest, FiresCountMessagesOnePeriodApart) {
 TEST(TimerTest, DelayPostponesTheFirstMessage) {
   RouteHarness h;
   const auto start = Clock::now();
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="timer:late?delay=200ms&amp;period=10s&amp;count=1"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="timer:late?delay=200ms&amp;period=10s&amp;count=1"/><to uri="mock:out"/></route>)"));
   ASSERT_TRUE(h.mock("out").waitFor(1, 3s));
   EXPECT_GE(h.mock("out").arrivals()[0] - start, 200ms);
 }
@@ -38,7 +40,8 @@ TEST(TimerTest, DelayPostponesTheFirstMessage) {
 TEST(TimerTest, WithoutDelayTheFirstMessageFiresAtOnce) {
   RouteHarness h;
   const auto start = Clock::now();
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="timer:now?period=10s"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="timer:now?period=10s"/><to uri="mock:out"/></route>)"));
   ASSERT_TRUE(h.mock("out").waitFor(1, 3s));
   EXPECT_LT(h.mock("out").arrivals()[0] - start, 2s);
   EXPECT_FALSE(h.mock("out").waitFor(2, 100ms));
@@ -46,7 +49,8 @@ TEST(TimerTest, WithoutDelayTheFirstMessageFiresAtOnce) {
 
 TEST(TimerTest, StoppingTheBusStopsTheTimer) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="timer:t?period=20ms"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="timer:t?period=20ms"/><to uri="mock:out"/></route>)"));
   ASSERT_TRUE(h.mock("out").waitFor(2));
   EXPECT_TRUE(h.bus().stop(2s));
   const auto stopped_at = h.mock("out").count();
@@ -55,7 +59,8 @@ TEST(TimerTest, StoppingTheBusStopsTheTimer) {
 
 TEST(TimerTest, OnlyStartsRoutes) {
   RouteHarness h;
-  auto d = h.loadWithErrors(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><to uri="timer:t"/></route>)"));
+  auto d = h.loadWithErrors(
+      RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><to uri="timer:t"/></route>)"));
   EXPECT_TRUE(d.hasErrors());
   EXPECT_NE(d.toString().find("timer: can only start a route"), std::string::npos) << d.toString();
 }

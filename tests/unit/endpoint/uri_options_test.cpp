@@ -18,7 +18,8 @@ TEST(UriOptionsTest, UnknownOptionSuggestsTheClosestName) {
   EXPECT_NE(message.find("unknown option 'capacty'"), std::string::npos) << message;
   EXPECT_NE(message.find("did you mean 'capacity'?"), std::string::npos) << message;
   EXPECT_NE(errorOf(h, "timer:t?perod=1s").find("did you mean 'period'?"), std::string::npos);
-  EXPECT_NE(errorOf(h, "log:x?show-header=true").find("did you mean 'show-headers'?"), std::string::npos);
+  EXPECT_NE(errorOf(h, "log:x?show-header=true").find("did you mean 'show-headers'?"),
+            std::string::npos);
   // Nothing close: no suggestion.
   EXPECT_EQ(errorOf(h, "queue:orders?zzzzzzzz=1").find("did you mean"), std::string::npos);
 }
@@ -45,7 +46,8 @@ TEST(UriOptionsTest, UnknownSchemeAndMalformedUris) {
 
 TEST(UriOptionsTest, ValidOptionsResolve) {
   RouteHarness h;
-  for (const char* uri : {"queue:q?capacity=5&max-bytes=1MB&when-full=reject&consumers=2", "timer:t?period=250ms&count=0&delay=1s",
+  for (const char* uri : {"queue:q?capacity=5&max-bytes=1MB&when-full=reject&consumers=2",
+                          "timer:t?period=250ms&count=0&delay=1s",
                           "log:cat?level=debug&show-headers=true&max-body=1KB", "direct:x"}) {
     auto endpoint = h.context().components().resolve(uri);
     EXPECT_TRUE(endpoint.ok()) << uri << ": " << (endpoint.ok() ? "" : endpoint.error().message);

@@ -1,7 +1,6 @@
 // aggregate: grouping by correlation value, completion by size / timeout / predicate /
 // flush, the order of the combined bodies, and what the incoming messages see.
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "route_harness.hpp"
@@ -25,7 +24,8 @@ TEST(AggregateTest, SizeCompletesEachGroupWithBodiesInArrivalOrder) {
       <aggregate correlation-header="order" size="3"><to uri="mock:packed"/></aggregate>
       <to uri="mock:never"/></route>)"));
   const std::vector<std::pair<std::string, std::string>> input = {
-      {"A", R"({"line":1})"}, {"B", R"("b1")"}, {"A", R"({"line":2})"}, {"B", "b2 as text"}, {"A", "3"}, {"B", "[4]"}};
+      {"A", R"({"line":1})"}, {"B", R"("b1")"}, {"A", R"({"line":2})"},
+      {"B", "b2 as text"},    {"A", "3"},       {"B", "[4]"}};
   for (const auto& [key, body] : input) {
     auto exchange = h.send("direct:in", withHeader(body, "order", key));
     ASSERT_TRUE(exchange);
@@ -37,8 +37,10 @@ TEST(AggregateTest, SizeCompletesEachGroupWithBodiesInArrivalOrder) {
   ASSERT_TRUE(packed.waitFor(2));
   const auto messages = packed.messages();
   ASSERT_EQ(messages.size(), 2u);
-  EXPECT_EQ(nlohmann::json::parse(messages[0].bodyText()), nlohmann::json::parse(R"([{"line":1},{"line":2},3])"));
-  EXPECT_EQ(nlohmann::json::parse(messages[1].bodyText()), nlohmann::json::parse(R"(["b1","b2 as text",[4]])"));
+  EXPECT_EQ(nlohmann::json::parse(messages[0].bodyText()),
+            nlohmann::json::parse(R"([{"line":1},{"line":2},3])"));
+  EXPECT_EQ(nlohmann::json::parse(messages[1].bodyText()),
+            nlohmann::json::parse(R"(["b1","b2 as text",[4]])"));
   EXPECT_EQ(messages[0].body().mediaType(), std::string(media::json));
   EXPECT_EQ(messages[0].headers().text("aggregate.key"), "A");
   EXPECT_EQ(messages[0].headers().text("aggregate.size"), "3");
@@ -51,12 +53,14 @@ TEST(AggregateTest, JsonArrayTakesJsonBodiesAsValuesAndTextBodiesAsStrings) {
   RouteHarness h;
   h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/>
       <aggregate correlation-header="k" size="5"><to uri="mock:packed"/></aggregate></route>)"));
-  const std::vector<std::pair<std::string, std::string>> input = {{"42", "application/json"},
-                                                                  {"42", "text/plain"},
-                                                                  {"true", "text/plain; charset=utf-8"},
-                                                                  {R"({"a":1})", "application/vnd.order+json"},
-                                                                  {"<a/>", "application/xml"}};
-  for (const auto& [body, media_type] : input) ASSERT_TRUE(h.send("direct:in", withHeader(body, "k", std::string("g"), media_type)));
+  const std::vector<std::pair<std::string, std::string>> input = {
+      {"42", "application/json"},
+      {"42", "text/plain"},
+      {"true", "text/plain; charset=utf-8"},
+      {R"({"a":1})", "application/vnd.order+json"},
+      {"<a/>", "application/xml"}};
+  for (const auto& [body, media_type] : input)
+    ASSERT_TRUE(h.send("direct:in", withHeader(body, "k", std::string("g"), media_type)));
   ASSERT_TRUE(h.mock("packed").waitFor(1));
   EXPECT_EQ(nlohmann::json::parse(h.mock("packed").messages()[0].bodyText()),
             nlohmann::json::parse(R"([42, "42", "true", {"a":1}, "<a/>"])"));
@@ -83,8 +87,10 @@ TEST(AggregateTest, TimeoutCompletesWithWhatTheGroupHas) {
       <aggregate correlation-header="k" size="10" timeout="150ms" strategy="concat" separator="+">
         <to uri="mock:packed"/></aggregate></route>)"));
   const auto start = Clock::now();
-  ASSERT_TRUE(h.send("direct:in", withHeader("a", "k", std::string("g"), std::string(media::text))));
-  ASSERT_TRUE(h.send("direct:in", withHeader("b", "k", std::string("g"), std::string(media::text))));
+  ASSERT_TRUE(
+      h.send("direct:in", withHeader("a", "k", std::string("g"), std::string(media::text))));
+  ASSERT_TRUE(
+      h.send("direct:in", withHeader("b", "k", std::string("g"), std::string(media::text))));
   auto& packed = h.mock("packed");
   ASSERT_TRUE(packed.waitFor(1, 3s));
   EXPECT_GE(packed.arrivals()[0] - start, 150ms);
@@ -94,7 +100,8 @@ TEST(AggregateTest, TimeoutCompletesWithWhatTheGroupHas) {
   EXPECT_EQ(m.headers().text("aggregate.size"), "2");
 
   // A later message with the same key starts a new group with its own timeout.
-  ASSERT_TRUE(h.send("direct:in", withHeader("c", "k", std::string("g"), std::string(media::text))));
+  ASSERT_TRUE(
+      h.send("direct:in", withHeader("c", "k", std::string("g"), std::string(media::text))));
   ASSERT_TRUE(packed.waitFor(2, 3s));
   EXPECT_EQ(packed.bodies(), (std::vector<std::string>{"a+b", "c"}));
 }

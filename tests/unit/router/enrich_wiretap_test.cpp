@@ -1,6 +1,5 @@
 // enrich (request-reply and merge) and wire-tap (fire and forget).
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "route_harness.hpp"
@@ -14,7 +13,8 @@ using Clock = std::chrono::steady_clock;
 // A lookup route that answers request-reply with a fixed JSON document.
 std::string lookup(const std::string& reply_json) {
   return R"(<route id="lookup"><from uri="direct:lookup"/><to uri="mock:lookup-seen"/>
-      <set-body media-type="application/json">)" + reply_json + R"(</set-body></route>)";
+      <set-body media-type="application/json">)" +
+         reply_json + R"(</set-body></route>)";
 }
 
 TEST(EnrichTest, ReplaceTakesTheReplyBody) {
@@ -48,8 +48,9 @@ TEST(EnrichTest, MergeFieldAndHeaderStrategies) {
   EXPECT_EQ(nlohmann::json::parse(h.mock("merged").messages()[0].bodyText()),
             nlohmann::json::parse(R"({"id": 1, "tier": "gold", "customer": {"id": "c-1"}})"));
   ASSERT_EQ(h.mock("field").count(), 1u);
-  EXPECT_EQ(nlohmann::json::parse(h.mock("field").messages()[0].bodyText()),
-            nlohmann::json::parse(R"({"id": 1, "extra": {"customer": {"id": "c-1"}, "tier": "gold"}})"));
+  EXPECT_EQ(
+      nlohmann::json::parse(h.mock("field").messages()[0].bodyText()),
+      nlohmann::json::parse(R"({"id": 1, "extra": {"customer": {"id": "c-1"}, "tier": "gold"}})"));
   ASSERT_EQ(h.mock("header").count(), 1u);
   EXPECT_EQ(nlohmann::json::parse(h.mock("header").messages()[0].headers().text("raw")),
             nlohmann::json::parse(R"({"customer": {"id": "c-1"}, "tier": "gold"})"));
@@ -75,7 +76,8 @@ TEST(EnrichTest, FailureOfTheLookupFailsTheRouteWithItsKind) {
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
   EXPECT_EQ(exchange->error->kind, ErrorKind::timeout);
-  EXPECT_NE(exchange->error->message.find("enrich from mock:svc"), std::string::npos) << exchange->error->message;
+  EXPECT_NE(exchange->error->message.find("enrich from mock:svc"), std::string::npos)
+      << exchange->error->message;
   EXPECT_EQ(h.mock("after").count(), 0u);
 }
 
@@ -112,7 +114,8 @@ TEST(WireTapTest, FailureOfTheTapNeverFailsTheRoute) {
 
 TEST(WireTapTest, TapToAFullRejectingQueueNeverFailsTheRoute) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<endpoint id="audit" uri="queue:audit?capacity=1&amp;when-full=reject"/>
+  h.load(RouteHarness::table(
+      R"(<endpoint id="audit" uri="queue:audit?capacity=1&amp;when-full=reject"/>
       <route id="r"><from uri="direct:in"/><wire-tap ref="audit"/><to uri="mock:after"/></route>)"));
   for (int i = 0; i < 3; ++i) {
     auto exchange = h.sendBody("direct:in", "{}");

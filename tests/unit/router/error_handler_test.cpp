@@ -10,7 +10,9 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-long long ms(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+long long ms(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 RouteStats statsOf(RouteHarness& h, const std::string& route) {
   for (const auto& status : h.bus().status()) {
@@ -22,7 +24,8 @@ RouteStats statsOf(RouteHarness& h, const std::string& route) {
 
 TEST(ErrorHandlerTest, WithoutHandlerOneAttemptAndTheFailureGoesToTheSource) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><to uri="mock:down?fail=5"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><to uri="mock:down?fail=5"/></route>)"));
   auto exchange = h.sendBody("direct:in", "{}");
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
@@ -36,7 +39,8 @@ TEST(ErrorHandlerTest, WithoutHandlerOneAttemptAndTheFailureGoesToTheSource) {
 
 TEST(ErrorHandlerTest, RedeliversTransientFailuresWithBackoff) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><error-handler max-attempts="4" delay="60ms" backoff="2.0" jitter="0"/>
+  h.load(RouteHarness::table(
+      R"(<route id="r"><error-handler max-attempts="4" delay="60ms" backoff="2.0" jitter="0"/>
       <from uri="direct:in"/><to uri="mock:flaky?fail=3"/></route>)"));
   const auto start = Clock::now();
   auto exchange = h.sendBody("direct:in", "{}");
@@ -49,7 +53,8 @@ TEST(ErrorHandlerTest, RedeliversTransientFailuresWithBackoff) {
   for (std::size_t i = 1; i < attempts.size(); ++i) {
     const auto gap = attempts[i] - attempts[i - 1];
     EXPECT_GE(gap, expected[i - 1]) << "wait before attempt " << i + 1 << ": " << ms(gap) << "ms";
-    EXPECT_LT(gap, expected[i - 1] + 400ms) << "wait before attempt " << i + 1 << ": " << ms(gap) << "ms";
+    EXPECT_LT(gap, expected[i - 1] + 400ms)
+        << "wait before attempt " << i + 1 << ": " << ms(gap) << "ms";
   }
   EXPECT_LT(Clock::now() - start, 3s);
   ASSERT_EQ(h.mock("flaky").count(), 1u);
@@ -62,7 +67,8 @@ TEST(ErrorHandlerTest, RedeliversTransientFailuresWithBackoff) {
 
 TEST(ErrorHandlerTest, MaxDelayCapsTheWait) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><error-handler max-attempts="3" delay="50ms" backoff="20" max-delay="80ms" jitter="0"/>
+  h.load(RouteHarness::table(
+      R"(<route id="r"><error-handler max-attempts="3" delay="50ms" backoff="20" max-delay="80ms" jitter="0"/>
       <from uri="direct:in"/><to uri="mock:flaky?fail=2"/></route>)"));
   auto exchange = h.sendBody("direct:in", "{}");
   ASSERT_TRUE(exchange);
@@ -75,7 +81,8 @@ TEST(ErrorHandlerTest, MaxDelayCapsTheWait) {
 
 TEST(ErrorHandlerTest, RedeliveryStartsAgainFromTheMessageAsItArrived) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><error-handler max-attempts="3" delay="1ms" jitter="0"/>
+  h.load(
+      RouteHarness::table(R"(<route id="r"><error-handler max-attempts="3" delay="1ms" jitter="0"/>
       <from uri="direct:in"/>
       <set-body media-type="text/plain">${body}+step</set-body>
       <set-header name="touched" constant="yes"/>
@@ -92,8 +99,8 @@ TEST(ErrorHandlerTest, PermanentAndInvalidGoStraightToTheDeadLetter) {
     RouteHarness h;
     h.load(RouteHarness::table(std::string(R"(<endpoint id="dlq" uri="mock:dead"/>
         <route id="r"><error-handler max-attempts="5" delay="1ms" dead-letter="dlq"/>
-        <from uri="direct:in"/><set-header name="seen" constant="1"/><to uri="mock:down?fail=9&amp;fail-kind=)") + kind +
-                               R"("/></route>)"));
+        <from uri="direct:in"/><set-header name="seen" constant="1"/><to uri="mock:down?fail=9&amp;fail-kind=)") +
+                               kind + R"("/></route>)"));
     Message m(Body::make("payload", std::string(media::text)));
     auto exchange = h.send("direct:in", m);
     ASSERT_TRUE(exchange);
@@ -109,8 +116,10 @@ TEST(ErrorHandlerTest, PermanentAndInvalidGoStraightToTheDeadLetter) {
     EXPECT_EQ(letter.headers().text("busway.failure.route"), "r");
     EXPECT_EQ(letter.headers().text("busway.failure.where"), "mock:down");
     EXPECT_EQ(letter.headers().text("busway.failure.attempts"), "1");
-    EXPECT_NE(letter.headers().text("busway.failure.reason").find("fails attempt 1"), std::string::npos);
-    EXPECT_EQ(letter.headers().text("busway.failure.history"), "r/set-header > r/to:mock:down?fail=9&fail-kind=" + std::string(kind) + "!");
+    EXPECT_NE(letter.headers().text("busway.failure.reason").find("fails attempt 1"),
+              std::string::npos);
+    EXPECT_EQ(letter.headers().text("busway.failure.history"),
+              "r/set-header > r/to:mock:down?fail=9&fail-kind=" + std::string(kind) + "!");
     const auto stats = statsOf(h, "r");
     EXPECT_EQ(stats.dead_lettered, 1u);
     EXPECT_EQ(stats.failed, 0u);
@@ -119,7 +128,8 @@ TEST(ErrorHandlerTest, PermanentAndInvalidGoStraightToTheDeadLetter) {
 
 TEST(ErrorHandlerTest, TransientFailuresAreDeadLetteredWhenAttemptsAreUsedUp) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><error-handler max-attempts="3" delay="5ms" jitter="0" dead-letter-uri="mock:dead"/>
+  h.load(RouteHarness::table(
+      R"(<route id="r"><error-handler max-attempts="3" delay="5ms" jitter="0" dead-letter-uri="mock:dead"/>
       <from uri="direct:in"/><to uri="mock:down?fail=9&amp;fail-kind=rejected"/></route>)"));
   auto exchange = h.sendBody("direct:in", "{}");
   ASSERT_TRUE(exchange);
@@ -133,7 +143,8 @@ TEST(ErrorHandlerTest, TransientFailuresAreDeadLetteredWhenAttemptsAreUsedUp) {
 
 TEST(ErrorHandlerTest, RetryOnAllRedeliversPermanentFailures) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><error-handler max-attempts="3" delay="1ms" retry-on="all"/>
+  h.load(RouteHarness::table(
+      R"(<route id="r"><error-handler max-attempts="3" delay="1ms" retry-on="all"/>
       <from uri="direct:in"/><to uri="mock:down?fail=2&amp;fail-kind=permanent"/></route>)"));
   auto exchange = h.sendBody("direct:in", "{}");
   ASSERT_TRUE(exchange);
@@ -157,13 +168,15 @@ TEST(ErrorHandlerTest, WithoutDeadLetterTheLastFailureIsReported) {
 
 TEST(ErrorHandlerTest, RefusingDeadLetterReportsBothFailures) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><error-handler dead-letter-uri="mock:dead?fail=1&amp;delay=5ms"/>
+  h.load(RouteHarness::table(
+      R"(<route id="r"><error-handler dead-letter-uri="mock:dead?fail=1&amp;delay=5ms"/>
       <from uri="direct:in"/><to uri="mock:down?fail=1&amp;fail-kind=permanent"/></route>)"));
   auto exchange = h.sendBody("direct:in", "{}");
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
   EXPECT_EQ(exchange->error->kind, ErrorKind::permanent);
-  EXPECT_NE(exchange->error->message.find("refused it too"), std::string::npos) << exchange->error->message;
+  EXPECT_NE(exchange->error->message.find("refused it too"), std::string::npos)
+      << exchange->error->message;
   const auto stats = statsOf(h, "r");
   EXPECT_EQ(stats.failed, 1u);
   EXPECT_EQ(stats.dead_lettered, 0u);
@@ -172,7 +185,8 @@ TEST(ErrorHandlerTest, RefusingDeadLetterReportsBothFailures) {
 
 TEST(ErrorHandlerTest, TopLevelHandlerByReferenceAndInlineOverride) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<error-handler id="standard" max-attempts="2" delay="1ms" dead-letter-uri="mock:dead-standard"/>
+  h.load(RouteHarness::table(
+      R"(<error-handler id="standard" max-attempts="2" delay="1ms" dead-letter-uri="mock:dead-standard"/>
       <route id="by-ref" error-handler="standard"><from uri="direct:a"/><to uri="mock:a?fail=9"/></route>
       <route id="inline" error-handler="standard"><error-handler max-attempts="3" delay="1ms" dead-letter-uri="mock:dead-inline"/>
         <from uri="direct:b"/><to uri="mock:b?fail=9"/></route>)"));
@@ -186,7 +200,8 @@ TEST(ErrorHandlerTest, TopLevelHandlerByReferenceAndInlineOverride) {
 
 TEST(ErrorHandlerTest, RedeliveryOfAnAsynchronousFailureInAQueueRoute) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><error-handler max-attempts="3" delay="10ms" dead-letter-uri="mock:dead"/>
+  h.load(RouteHarness::table(
+      R"(<route id="r"><error-handler max-attempts="3" delay="10ms" dead-letter-uri="mock:dead"/>
       <from uri="queue:work"/><to uri="mock:flaky?fail=2&amp;delay=5ms"/></route>)"));
   ASSERT_TRUE(h.sendBody("queue:work", "job"));
   ASSERT_TRUE(h.mock("flaky").waitFor(1));

@@ -57,11 +57,13 @@ TEST(FilterTest, FilterInsideASplitDropsOnlyThatPart) {
   h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/>
       <split jsonpath="$.items[*]"><filter jsonpath="$.keep == true"/><to uri="mock:kept"/></split>
       <to uri="mock:after"/></route>)"));
-  auto exchange = h.sendBody("direct:in", R"({"items":[{"n":1,"keep":true},{"n":2,"keep":false},{"n":3,"keep":true}]})");
+  auto exchange = h.sendBody(
+      "direct:in", R"({"items":[{"n":1,"keep":true},{"n":2,"keep":false},{"n":3,"keep":true}]})");
   ASSERT_TRUE(exchange);
   EXPECT_FALSE(exchange->failed());
   EXPECT_FALSE(exchange->stopped);
-  EXPECT_EQ(h.mock("kept").bodies(), (std::vector<std::string>{R"({"keep":true,"n":1})", R"({"keep":true,"n":3})"}));
+  EXPECT_EQ(h.mock("kept").bodies(),
+            (std::vector<std::string>{R"({"keep":true,"n":1})", R"({"keep":true,"n":3})"}));
   EXPECT_EQ(h.mock("after").count(), 1u);
 }
 
@@ -116,7 +118,9 @@ TEST(ChoiceTest, UnreadableBodyFailsAsInvalidAndRunsNoBranch) {
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
   EXPECT_EQ(exchange->error->kind, ErrorKind::invalid);
-  EXPECT_EQ(h.mock("de").count() + h.mock("big").count() + h.mock("other").count() + h.mock("after").count(), 0u);
+  EXPECT_EQ(h.mock("de").count() + h.mock("big").count() + h.mock("other").count() +
+                h.mock("after").count(),
+            0u);
 }
 
 TEST(ChoiceTest, AsynchronousBranchResumesTheRoute) {

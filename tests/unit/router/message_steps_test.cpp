@@ -10,7 +10,8 @@ namespace {
 std::vector<std::string> historyOf(const Message& message) {
   std::vector<std::string> out;
   for (const auto& entry : message.history()) {
-    out.push_back((entry.route ? *entry.route : "?") + "/" + (entry.step ? *entry.step : "?") + (entry.failed ? "!" : ""));
+    out.push_back((entry.route ? *entry.route : "?") + "/" + (entry.step ? *entry.step : "?") +
+                  (entry.failed ? "!" : ""));
   }
   return out;
 }
@@ -131,7 +132,8 @@ TEST(StopTest, EndsProcessingSuccessfully) {
 
 TEST(StopTest, StopInACalledRouteDoesNotStopTheCaller) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="caller"><from uri="direct:in"/><to uri="direct:callee"/><to uri="mock:after"/></route>
+  h.load(RouteHarness::table(
+      R"(<route id="caller"><from uri="direct:in"/><to uri="direct:callee"/><to uri="mock:after"/></route>
       <route id="callee"><from uri="direct:callee"/><stop/><to uri="mock:never"/></route>)"));
   auto exchange = h.sendBody("direct:in", "{}");
   ASSERT_TRUE(exchange);
@@ -209,7 +211,8 @@ TEST(ReplyTest, RequesterOfTheRouteSeesTheReply) {
   RouteHarness h;
   h.load(RouteHarness::table(R"(<route id="svc"><from uri="direct:svc"/>
       <reply/><set-body constant="after reply"/></route>)"));
-  auto exchange = h.send("direct:svc", Message(Body::make("original", std::string(media::text))), ExchangePattern::in_out);
+  auto exchange = h.send("direct:svc", Message(Body::make("original", std::string(media::text))),
+                         ExchangePattern::in_out);
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed());
   // Without text, the reply is the body as it was at <reply>.
@@ -228,10 +231,12 @@ TEST(HistoryTest, RecordsRouteAndStepNamesInOrder) {
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed());
   EXPECT_EQ(historyOf(exchange->message),
-            (std::vector<std::string>{"hist/set-header", "hist/log:note", "hist/to:mock:x?delay=5ms", "hist/remove-header"}));
+            (std::vector<std::string>{"hist/set-header", "hist/log:note",
+                                      "hist/to:mock:x?delay=5ms", "hist/remove-header"}));
   // The mock saw the history as it was when the message reached it.
   ASSERT_EQ(h.mock("x").count(), 1u);
-  EXPECT_EQ(historyOf(h.mock("x").messages()[0]), (std::vector<std::string>{"hist/set-header", "hist/log:note"}));
+  EXPECT_EQ(historyOf(h.mock("x").messages()[0]),
+            (std::vector<std::string>{"hist/set-header", "hist/log:note"}));
   for (std::size_t i = 1; i < exchange->message.history().size(); ++i) {
     EXPECT_LE(exchange->message.history()[i - 1].at, exchange->message.history()[i].at);
   }
@@ -245,8 +250,8 @@ TEST(HistoryTest, SpansCalledRoutesAndMarksTheFailedStep) {
   auto ok = h.sendBody("direct:in", "{}");
   ASSERT_TRUE(ok);
   ASSERT_FALSE(ok->failed());
-  EXPECT_EQ(historyOf(ok->message),
-            (std::vector<std::string>{"a/set-header", "b/set-body", "a/to:direct:b", "a/to:mock:end"}));
+  EXPECT_EQ(historyOf(ok->message), (std::vector<std::string>{"a/set-header", "b/set-body",
+                                                              "a/to:direct:b", "a/to:mock:end"}));
 
   RouteHarness f;
   f.load(RouteHarness::table(R"(<route id="f"><from uri="direct:in"/>
@@ -254,7 +259,8 @@ TEST(HistoryTest, SpansCalledRoutesAndMarksTheFailedStep) {
   auto failed = f.sendBody("direct:in", "{}");
   ASSERT_TRUE(failed);
   ASSERT_TRUE(failed->failed());
-  EXPECT_EQ(historyOf(failed->message), (std::vector<std::string>{"f/set-header", "f/to:mock:down?fail=1!"}));
+  EXPECT_EQ(historyOf(failed->message),
+            (std::vector<std::string>{"f/set-header", "f/to:mock:down?fail=1!"}));
 }
 
 TEST(HistoryTest, FilterIsRecordedOnceAfterItsChildren) {
@@ -265,7 +271,8 @@ TEST(HistoryTest, FilterIsRecordedOnceAfterItsChildren) {
   auto exchange = h.sendBody("direct:in", R"({"ok":true})");
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed());
-  EXPECT_EQ(historyOf(exchange->message), (std::vector<std::string>{"h/set-header", "h/filter", "h/to:mock:end"}));
+  EXPECT_EQ(historyOf(exchange->message),
+            (std::vector<std::string>{"h/set-header", "h/filter", "h/to:mock:end"}));
 
   auto invalid = h.sendBody("direct:in", "text", std::string(media::text));
   ASSERT_TRUE(invalid);

@@ -1,6 +1,5 @@
 // multicast: branch order, combining strategies, real parallelism, timeouts and failures.
 #include <gtest/gtest.h>
-
 #include <nlohmann/json.hpp>
 
 #include "route_harness.hpp"
@@ -82,7 +81,8 @@ TEST(MulticastTest, StrategiesCombineBranchResultsInBranchOrder) {
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed()) << exchange->error->describe();
   ASSERT_EQ(h.mock("array").count(), 1u);
-  EXPECT_EQ(nlohmann::json::parse(h.mock("array").messages()[0].bodyText()), nlohmann::json::parse(R"([{"a":1},"plain",[3]])"));
+  EXPECT_EQ(nlohmann::json::parse(h.mock("array").messages()[0].bodyText()),
+            nlohmann::json::parse(R"([{"a":1},"plain",[3]])"));
   EXPECT_EQ(h.mock("array").messages()[0].body().mediaType(), "application/json");
   EXPECT_EQ(h.mock("concat").bodies(), std::vector<std::string>{"x|y"});
   EXPECT_EQ(h.mock("last").bodies(), std::vector<std::string>{"last"});
@@ -103,7 +103,9 @@ TEST(MulticastTest, ParallelBranchesReallyRunAtTheSameTime) {
   ASSERT_FALSE(exchange->failed());
   EXPECT_EQ(h.mock("slow").count(), 4u);
   EXPECT_GE(took, 100ms);
-  EXPECT_LT(took, 350ms) << "4 x 100ms in parallel took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << "ms";
+  EXPECT_LT(took, 350ms) << "4 x 100ms in parallel took "
+                         << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                         << "ms";
   EXPECT_GE(h.mock("slow").maxActive(), 2);
 }
 
@@ -159,8 +161,9 @@ TEST(MulticastTest, AnyFailureWinsWithTheErrorOfTheFirstFailedBranch) {
   // branch order, also when a later branch failed earlier in time.
   for (const bool parallel : {false, true}) {
     RouteHarness h(2);
-    h.load(RouteHarness::table(std::string(R"(<route id="r"><from uri="direct:in"/><multicast parallel=")") +
-                               (parallel ? "true" : "false") + R"(">
+    h.load(RouteHarness::table(
+        std::string(R"(<route id="r"><from uri="direct:in"/><multicast parallel=")") +
+        (parallel ? "true" : "false") + R"(">
         <pipeline><stop/></pipeline>
         <to uri="mock:ok"/>
         <to uri="mock:late?fail=1&amp;fail-kind=permanent&amp;delay=80ms"/>
@@ -169,8 +172,10 @@ TEST(MulticastTest, AnyFailureWinsWithTheErrorOfTheFirstFailedBranch) {
     auto exchange = h.sendBody("direct:in", "{}");
     ASSERT_TRUE(exchange);
     ASSERT_TRUE(exchange->failed());
-    EXPECT_EQ(exchange->error->kind, ErrorKind::permanent) << "parallel=" << parallel << ": " << exchange->error->describe();
-    EXPECT_NE(exchange->error->message.find("branch 3 of 4"), std::string::npos) << exchange->error->message;
+    EXPECT_EQ(exchange->error->kind, ErrorKind::permanent)
+        << "parallel=" << parallel << ": " << exchange->error->describe();
+    EXPECT_NE(exchange->error->message.find("branch 3 of 4"), std::string::npos)
+        << exchange->error->message;
     EXPECT_EQ(h.mock("ok").count(), 1u);
     EXPECT_EQ(h.mock("after").count(), 0u);
   }

@@ -1,7 +1,7 @@
 // recipient-list: static and computed recipients, parallel sends, failures.
-#include <gtest/gtest.h>
-
 #include <future>
+
+#include <gtest/gtest.h>
 
 #include "route_harness.hpp"
 
@@ -74,7 +74,8 @@ TEST(RecipientListTest, UnknownComputedRecipientFailsPermanently) {
   auto typo = h.send("direct:in", bad_option);
   ASSERT_TRUE(typo);
   ASSERT_TRUE(typo->failed());
-  EXPECT_NE(typo->error->message.find("did you mean 'delay'"), std::string::npos) << typo->error->message;
+  EXPECT_NE(typo->error->message.find("did you mean 'delay'"), std::string::npos)
+      << typo->error->message;
 }
 
 TEST(RecipientListTest, ParallelRecipientsRunAtTheSameTime) {
@@ -102,7 +103,8 @@ TEST(RecipientListTest, FailedRecipientFailsTheStepWithItsKind) {
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
   EXPECT_EQ(exchange->error->kind, ErrorKind::timeout);
-  EXPECT_NE(exchange->error->message.find("recipient 2 of 3"), std::string::npos) << exchange->error->message;
+  EXPECT_NE(exchange->error->message.find("recipient 2 of 3"), std::string::npos)
+      << exchange->error->message;
   EXPECT_EQ(h.mock("after").count(), 0u);
 }
 
@@ -113,7 +115,8 @@ TEST(RecipientListTest, CopiesAreHandedOverEvenWhenTheCallerWaitsForAReply) {
   h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/>
       <recipient-list><recipient uri="queue:audit-nobody-reads"/><recipient uri="mock:svc?reply=reply-of-recipient"/></recipient-list>
       <set-body constant="route result"/></route>)"));
-  auto exchange = h.send("direct:in", Message(Body::make("request", std::string(media::text))), ExchangePattern::in_out, 2s);
+  auto exchange = h.send("direct:in", Message(Body::make("request", std::string(media::text))),
+                         ExchangePattern::in_out, 2s);
   ASSERT_TRUE(exchange);
   EXPECT_FALSE(exchange->failed());
   EXPECT_EQ(h.mock("svc").bodies(), std::vector<std::string>{"request"});

@@ -1,12 +1,11 @@
 // split: how bodies are cut, part order, combining strategies, parallel parts with a
 // limit, and what a failed part does.
-#include <gtest/gtest.h>
-
-#include <pthread.h>
-
 #include <functional>
 #include <future>
 
+#include <pthread.h>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "route_harness.hpp"
@@ -59,9 +58,11 @@ TEST(SplitTest, JsonPathPartsAreJsonWithSizeAndLast) {
   auto exchange = h.sendBody("direct:in", R"({"items":[{"sku":"a"},"text",7,null,true,[1]]})");
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed());
-  EXPECT_EQ(h.mock("item").bodies(), (std::vector<std::string>{R"({"sku":"a"})", R"("text")", "7", "null", "true", "[1]"}));
+  EXPECT_EQ(h.mock("item").bodies(),
+            (std::vector<std::string>{R"({"sku":"a"})", R"("text")", "7", "null", "true", "[1]"}));
   EXPECT_EQ(h.mock("item").headers("split.size"), (std::vector<std::string>(6, "6")));
-  EXPECT_EQ(h.mock("item").headers("split.last"), (std::vector<std::string>{"false", "false", "false", "false", "false", "true"}));
+  EXPECT_EQ(h.mock("item").headers("split.last"),
+            (std::vector<std::string>{"false", "false", "false", "false", "false", "true"}));
   for (const auto& part : h.mock("item").messages()) {
     EXPECT_EQ(part.body().mediaType(), std::string(media::json));
     EXPECT_NE(part.body().json(), nullptr) << "part '" << part.bodyText() << "' is not JSON";
@@ -72,11 +73,14 @@ TEST(SplitTest, XPathPartsAreXml) {
   RouteHarness h;
   h.load(RouteHarness::table(R"x(<route id="r"><from uri="direct:in"/>
       <split xpath="/batch/order"><set-header name="id" xpath="string(/order/@id)"/><to uri="mock:order"/></split></route>)x"));
-  auto exchange = h.sendBody("direct:in", R"(<batch><order id="1"/><order id="2"><x/></order></batch>)", std::string(media::xml));
+  auto exchange =
+      h.sendBody("direct:in", R"(<batch><order id="1"/><order id="2"><x/></order></batch>)",
+                 std::string(media::xml));
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed()) << exchange->error->describe();
   EXPECT_EQ(h.mock("order").headers("id"), (std::vector<std::string>{"1", "2"}));
-  for (const auto& part : h.mock("order").messages()) EXPECT_EQ(part.body().mediaType(), std::string(media::xml));
+  for (const auto& part : h.mock("order").messages())
+    EXPECT_EQ(part.body().mediaType(), std::string(media::xml));
 }
 
 TEST(SplitTest, JsonPathOnANonJsonBodyFailsAsInvalid) {
@@ -99,16 +103,20 @@ TEST(SplitTest, StrategyCombinesPartResultsInPartOrderEvenInParallel) {
         <set-body media-type="application/json">{"sku": "${$.sku}", "checked": true}</set-body>
         <to uri="mock:done"/>
       </split><to uri="mock:after"/></route>)"));
-  auto exchange = h.sendBody("direct:in",
-                             R"({"items":[{"sku":"a","wait":200},{"sku":"b","wait":100},{"sku":"c","wait":0}]})");
+  auto exchange = h.sendBody(
+      "direct:in",
+      R"({"items":[{"sku":"a","wait":200},{"sku":"b","wait":100},{"sku":"c","wait":0}]})");
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed()) << exchange->error->describe();
   ASSERT_EQ(h.mock("after").count(), 1u);
-  EXPECT_EQ(nlohmann::json::parse(h.mock("after").messages()[0].bodyText()),
-            nlohmann::json::parse(R"([{"sku":"a","checked":true},{"sku":"b","checked":true},{"sku":"c","checked":true}])"));
+  EXPECT_EQ(
+      nlohmann::json::parse(h.mock("after").messages()[0].bodyText()),
+      nlohmann::json::parse(
+          R"([{"sku":"a","checked":true},{"sku":"b","checked":true},{"sku":"c","checked":true}])"));
   // They really did finish out of order.
   std::vector<std::string> finished;
-  for (const auto& m : h.mock("done").messages()) finished.push_back(m.body().json()->at("sku").get<std::string>());
+  for (const auto& m : h.mock("done").messages())
+    finished.push_back(m.body().json()->at("sku").get<std::string>());
   EXPECT_EQ(finished.front(), "c");
 }
 
@@ -117,7 +125,8 @@ TEST(SplitTest, FilteredPartsAreLeftOutOfTheCombinedResult) {
   h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/>
       <split jsonpath="$[*]" strategy="json-array"><filter jsonpath="$.keep == true"/><set-body jsonpath="$.n"/></split>
       <to uri="mock:after"/></route>)"));
-  auto exchange = h.sendBody("direct:in", R"([{"n":1,"keep":true},{"n":2,"keep":false},{"n":3,"keep":true}])");
+  auto exchange =
+      h.sendBody("direct:in", R"([{"n":1,"keep":true},{"n":2,"keep":false},{"n":3,"keep":true}])");
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed());
   EXPECT_FALSE(exchange->stopped);
@@ -155,7 +164,8 @@ TEST(SplitTest, ParallelPartsRunAtTheSameTime) {
   ASSERT_FALSE(exchange->failed());
   EXPECT_EQ(h.mock("slow").count(), 4u);
   EXPECT_GE(took, 100ms);
-  EXPECT_LT(took, 350ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << "ms";
+  EXPECT_LT(took, 350ms) << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                         << "ms";
 }
 
 TEST(SplitTest, SequentialPartsRunOneAtATime) {
@@ -194,36 +204,43 @@ TEST(SplitTest, MaxInFlightIsRespectedWithAsynchronousParts) {
   RouteHarness h(4);
   h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/>
       <split lines="true" parallel="true" max-in-flight="2"><to uri="mock:slow?delay=20ms"/></split></route>)"));
-  auto exchange = h.sendBody("direct:in", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", std::string(media::text));
+  auto exchange =
+      h.sendBody("direct:in", "1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", std::string(media::text));
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed());
   EXPECT_EQ(h.mock("slow").count(), 10u);
   EXPECT_LE(h.mock("slow").maxActive(), 2);
 }
 
-const char* kFailingPart = R"(<choice><when jsonpath="$.bad == true"><to uri="mock:bad?fail=100&amp;fail-kind=permanent"/></when></choice>
+const char* kFailingPart =
+    R"(<choice><when jsonpath="$.bad == true"><to uri="mock:bad?fail=100&amp;fail-kind=permanent"/></when></choice>
     <to uri="mock:ok"/>)";
 
 TEST(SplitTest, StopOnErrorEndsTheSplitAtTheFirstFailedPart) {
   RouteHarness h;
-  h.load(RouteHarness::table(std::string(R"(<route id="r"><from uri="direct:in"/><split jsonpath="$[*]">)") + kFailingPart +
-                             R"(</split><to uri="mock:after"/></route>)"));
+  h.load(RouteHarness::table(
+      std::string(R"(<route id="r"><from uri="direct:in"/><split jsonpath="$[*]">)") +
+      kFailingPart + R"(</split><to uri="mock:after"/></route>)"));
   auto exchange = h.sendBody("direct:in", R"([{"n":1},{"n":2,"bad":true},{"n":3},{"n":4}])");
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
   EXPECT_EQ(exchange->error->kind, ErrorKind::permanent);
-  EXPECT_NE(exchange->error->message.find("split part 2"), std::string::npos) << exchange->error->message;
+  EXPECT_NE(exchange->error->message.find("split part 2"), std::string::npos)
+      << exchange->error->message;
   EXPECT_EQ(h.mock("ok").bodies(), std::vector<std::string>{R"({"n":1})"});
   EXPECT_EQ(h.mock("after").count(), 0u);
 }
 
 TEST(SplitTest, WithoutStopOnErrorTheOtherPartsCarryOnButTheFailureIsReported) {
   RouteHarness h;
-  h.load(RouteHarness::table(std::string(R"(<route id="r"><from uri="direct:in"/><split jsonpath="$[*]" stop-on-error="false">)") +
-                             kFailingPart + R"(</split><to uri="mock:after"/></route>)"));
+  h.load(RouteHarness::table(
+      std::string(
+          R"(<route id="r"><from uri="direct:in"/><split jsonpath="$[*]" stop-on-error="false">)") +
+      kFailingPart + R"(</split><to uri="mock:after"/></route>)"));
   auto exchange = h.sendBody("direct:in", R"([{"n":1},{"n":2,"bad":true},{"n":3},{"n":4}])");
   ASSERT_TRUE(exchange);
-  EXPECT_EQ(h.mock("ok").bodies(), (std::vector<std::string>{R"({"n":1})", R"({"n":3})", R"({"n":4})"}));
+  EXPECT_EQ(h.mock("ok").bodies(),
+            (std::vector<std::string>{R"({"n":1})", R"({"n":3})", R"({"n":4})"}));
   // A failed part is never dropped silently: the split reports it.
   ASSERT_TRUE(exchange->failed());
   EXPECT_EQ(exchange->error->kind, ErrorKind::permanent);
@@ -238,7 +255,8 @@ TEST(SplitTest, ParallelStopOnErrorLaunchesNoFurtherParts) {
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
   EXPECT_EQ(exchange->error->kind, ErrorKind::invalid);
-  EXPECT_EQ(h.mock("work").attemptTimes().size(), 1u) << "after the first failure no part may start";
+  EXPECT_EQ(h.mock("work").attemptTimes().size(), 1u)
+      << "after the first failure no part may start";
 }
 
 // Runs `fn` on a thread with a 1MB stack, so that recursion per part shows in any build.
@@ -268,7 +286,8 @@ TEST(SplitTest, ManyPartsWhoseStepsFinishOnTheCallersStackDoNotGrowTheStack) {
   for (int i = 0; i < 10000; ++i) body += "x\n";
   ExchangePtr exchange;
   onSmallStack([&] {
-    exchange = h.send("direct:in", Message(Body::make(body, std::string(media::text))), ExchangePattern::in_only, 20s);
+    exchange = h.send("direct:in", Message(Body::make(body, std::string(media::text))),
+                      ExchangePattern::in_only, 20s);
   });
   ASSERT_TRUE(exchange);
   ASSERT_FALSE(exchange->failed());
@@ -278,8 +297,10 @@ TEST(SplitTest, ManyPartsWhoseStepsFinishOnTheCallersStackDoNotGrowTheStack) {
 TEST(SplitTest, EmptyBodyMakesNoParts) {
   for (const bool parallel : {false, true}) {
     RouteHarness h;
-    h.load(RouteHarness::table(std::string(R"(<route id="r"><from uri="direct:in"/><split lines="true" parallel=")") +
-                               (parallel ? "true" : "false") + R"("><to uri="mock:line"/></split><to uri="mock:after"/></route>)"));
+    h.load(RouteHarness::table(
+        std::string(R"(<route id="r"><from uri="direct:in"/><split lines="true" parallel=")") +
+        (parallel ? "true" : "false") +
+        R"("><to uri="mock:line"/></split><to uri="mock:after"/></route>)"));
     auto exchange = h.sendBody("direct:in", "", std::string(media::text));
     ASSERT_TRUE(exchange);
     EXPECT_FALSE(exchange->failed());

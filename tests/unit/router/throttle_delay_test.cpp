@@ -16,11 +16,14 @@ std::string lines(int n) {
   return out;
 }
 
-long long ms(Clock::duration d) { return std::chrono::duration_cast<std::chrono::milliseconds>(d).count(); }
+long long ms(Clock::duration d) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
+}
 
 TEST(DelayTest, FixedDurationWaits) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><delay duration="150ms"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><delay duration="150ms"/><to uri="mock:out"/></route>)"));
   const auto start = Clock::now();
   auto exchange = h.sendBody("direct:in", "{}");
   const auto took = Clock::now() - start;
@@ -33,7 +36,8 @@ TEST(DelayTest, FixedDurationWaits) {
 
 TEST(DelayTest, ExpressionGivesMilliseconds) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><delay header="retry-after-ms"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><delay header="retry-after-ms"/><to uri="mock:out"/></route>)"));
   Message m;
   m.headers().set("retry-after-ms", std::int64_t{120});
   auto start = Clock::now();
@@ -54,7 +58,8 @@ TEST(DelayTest, ExpressionGivesMilliseconds) {
 
 TEST(DelayTest, ExpressionThatIsNoDurationFailsAsInvalid) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><delay jsonpath="$.wait"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><delay jsonpath="$.wait"/><to uri="mock:out"/></route>)"));
   auto exchange = h.sendBody("direct:in", R"({"wait": "soon"})");
   ASSERT_TRUE(exchange);
   ASSERT_TRUE(exchange->failed());
@@ -65,7 +70,8 @@ TEST(DelayTest, ExpressionThatIsNoDurationFailsAsInvalid) {
 
 TEST(DelayTest, ZeroOrMissingWaitPassesAtOnce) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><delay jsonpath="$.wait"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><delay jsonpath="$.wait"/><to uri="mock:out"/></route>)"));
   auto exchange = h.sendBody("direct:in", R"({"wait": 0})");
   ASSERT_TRUE(exchange);
   EXPECT_FALSE(exchange->failed());
@@ -104,7 +110,8 @@ TEST(ThrottleTest, NeverMoreThanRateMessagesPerPeriod) {
   ASSERT_EQ(arrivals.size(), 6u);
   std::sort(arrivals.begin(), arrivals.end());
   for (std::size_t k = 0; k < arrivals.size(); ++k) {
-    EXPECT_GE(arrivals[k] - start, (k / 2) * 300ms) << "message " << k + 1 << " passed after " << ms(arrivals[k] - start) << "ms";
+    EXPECT_GE(arrivals[k] - start, (k / 2) * 300ms)
+        << "message " << k + 1 << " passed after " << ms(arrivals[k] - start) << "ms";
   }
   EXPECT_LT(took, 3s);
 }
@@ -123,7 +130,8 @@ TEST(ThrottleTest, BurstUpToTheRatePassesAtOnce) {
 
 TEST(ThrottleTest, RejectFailsWithRejectedOverTheRate) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><throttle rate="2" per="10s" reject="true"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><throttle rate="2" per="10s" reject="true"/><to uri="mock:out"/></route>)"));
   std::vector<ExchangePtr> results;
   for (int i = 0; i < 4; ++i) results.push_back(h.sendBody("direct:in", "{}"));
   for (const auto& e : results) ASSERT_TRUE(e);
@@ -138,7 +146,8 @@ TEST(ThrottleTest, RejectFailsWithRejectedOverTheRate) {
 
 TEST(ThrottleTest, RejectedMessagesDoNotUseUpTheRate) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><throttle rate="1" per="200ms" reject="true"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><throttle rate="1" per="200ms" reject="true"/><to uri="mock:out"/></route>)"));
   ASSERT_FALSE(h.sendBody("direct:in", "{}")->failed());
   ASSERT_TRUE(h.sendBody("direct:in", "{}")->failed());
   ASSERT_TRUE(h.sendBody("direct:in", "{}")->failed());
@@ -156,7 +165,8 @@ TEST(ThrottleTest, RejectedMessagesDoNotUseUpTheRate) {
 TEST(ThrottleTest, WaitingHoldsNoThread) {
   // One pool thread: a throttled message waiting must not keep an unthrottled route from running.
   RouteHarness h(1);
-  h.load(RouteHarness::table(R"(<route id="slow"><from uri="queue:slow"/><throttle rate="1" per="1s"/><to uri="mock:slow"/></route>
+  h.load(RouteHarness::table(
+      R"(<route id="slow"><from uri="queue:slow"/><throttle rate="1" per="1s"/><to uri="mock:slow"/></route>
       <route id="fast"><from uri="queue:fast"/><to uri="mock:fast"/></route>)"));
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(h.sendBody("queue:slow", "{}"));
   ASSERT_TRUE(h.mock("slow").waitFor(1));

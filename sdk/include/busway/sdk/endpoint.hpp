@@ -221,7 +221,7 @@ class Sending {
   MessageRef message() const {
     // plugin.h hands the message out as const, yet says a synchronous reply "is written into
     // the message through the host API"; the host owns it and expects exactly that.
-    return MessageRef(host_.api(), const_cast<bw_message*>(host_.api()->sending_message(sending_)));
+    return MessageRef(host_.api(), host_.api()->sending_message(sending_));
   }
   bool wantsReply() const { return host_.api()->sending_wants_reply(sending_) != 0; }
   Host host() const noexcept { return host_; }

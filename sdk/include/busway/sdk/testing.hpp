@@ -602,7 +602,7 @@ class TestHost {
     api.message_media_type = [](const bw_message* m) {
       return detail::str(fromMessage(m)->media_type);
     };
-    api.message_set_body = [](bw_message* m, bw_str body, bw_str media_type) {
+    api.message_set_body = [](bw_message* m, bw_str body, bw_str media_type) -> bw_status {
       Message* msg = fromMessage(m);
       std::string new_body(
           detail::view(body));  // copies first: the arguments may alias the message
@@ -615,7 +615,7 @@ class TestHost {
     api.message_correlation_id = [](const bw_message* m) {
       return detail::str(fromMessage(m)->correlation_id);
     };
-    api.message_set_correlation_id = [](bw_message* m, bw_str id) {
+    api.message_set_correlation_id = [](bw_message* m, bw_str id) -> bw_status {
       fromMessage(m)->correlation_id = std::string(detail::view(id));
       return BW_OK;
     };
@@ -637,20 +637,20 @@ class TestHost {
       }
       return 0;
     };
-    api.message_header_set = [](bw_message* m, bw_str name, bw_str value) {
+    api.message_header_set = [](bw_message* m, bw_str name, bw_str value) -> bw_status {
       fromMessage(m)->setHeader(std::string(detail::view(name)), std::string(detail::view(value)));
       return BW_OK;
     };
-    api.message_header_set_int = [](bw_message* m, bw_str name, std::int64_t value) {
+    api.message_header_set_int = [](bw_message* m, bw_str name, std::int64_t value) -> bw_status {
       fromMessage(m)->setHeader(std::string(detail::view(name)), std::to_string(value));
       return BW_OK;
     };
-    api.message_header_remove = [](bw_message* m, bw_str name) {
+    api.message_header_remove = [](bw_message* m, bw_str name) -> bw_status {
       fromMessage(m)->removeHeader(std::string(detail::view(name)));
       return BW_OK;
     };
     api.deliver = [](bw_route* r, bw_message* message_owned, int in_out, bw_delivery_done_fn done,
-                     void* context) {
+                     void* context) -> bw_status {
       TestHost* self = reinterpret_cast<RouteRecord*>(r)->owner;
       const std::unique_ptr<Message> message(fromMessage(message_owned));
       bool auto_ack = false;
@@ -679,13 +679,13 @@ class TestHost {
       if (reply) sending->reply = *reply;
       sending->owner->changed_.notify_all();
     };
-    api.sending_message = [](const bw_sending* s) -> const bw_message* {
-      return reinterpret_cast<const bw_message*>(&fromSending(s)->message);
+    api.sending_message = [](bw_sending* s) -> bw_message* {
+      return reinterpret_cast<bw_message*>(&fromSending(s)->message);
     };
     api.sending_wants_reply = [](const bw_sending* s) {
       return fromSending(s)->wants_reply ? 1 : 0;
     };
-    api.schedule = [](bw_host* h, std::uint64_t delay_ms, void (*fn)(void*), void* context) {
+    api.schedule = [](bw_host* h, std::uint64_t delay_ms, void (*fn)(void*), void* context) -> bw_status {
       TestHost* self = fromHost(h);
       const std::lock_guard<std::mutex> lock(self->mutex_);
       self->timers_.push_back(Timer{self->now_ + std::chrono::milliseconds(delay_ms),
