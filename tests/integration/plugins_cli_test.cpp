@@ -272,3 +272,32 @@ TEST(CliPlugins, HelpAndUsageErrors) {
 
 }  // namespace
 }  // namespace busway::testing
+
+namespace busway::testing {
+namespace {
+
+// The conformance kit must be able to fail: the C echo test plugin does not deliver again
+// a message the bus refused, which breaks at-least-once.
+TEST(PluginsCheck, FlagsAConsumerThatDoesNotRedeliverARefusedMessage) {
+  const std::string plugin =
+      std::string(BUSWAY_BINARY_DIR) + "/tests/test-plugins/echo_plugin/echo_plugin.so";
+  const auto r = runCommand({BUSWAY_EXE, "plugins", "check", plugin}, std::chrono::seconds(60));
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("PASS  init"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("send (request-reply) completed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find(
+                "FAIL  echo:check: the message the bus refused ('tick 1') was not delivered again"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("conformance: 1 check(s) failed"), std::string::npos) << r.out;
+}
+
+TEST(PluginsCheck, RefusesAFileThatIsNotAPlugin) {
+  const auto r =
+      runCommand({BUSWAY_EXE, "plugins", "check", "/usr/lib/x86_64-linux-gnu/libstdc++.so.6"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAIL  manifest:"), std::string::npos) << r.out;
+}
+
+}  // namespace
+}  // namespace busway::testing

@@ -66,6 +66,7 @@ step build "$cmake" --build "$project/build"
 [[ -f $project/build/acme-demo.so ]] || { echo "FAILED: build: acme-demo.so was not built" >&2; exit 1; }
 
 step test "$ctest" --test-dir "$project/build" --output-on-failure
+grep -q "conformance" "$tmp/step.log" || { cat "$tmp/step.log"; echo "FAILED: test: the scaffold's conformance test did not run" >&2; exit 1; }
 
 # Ship it the way a vendor would: sign it, drop it into a bus's plugin folder, and run a
 # bus that only loads signed plugins. Messages must go through it both ways.

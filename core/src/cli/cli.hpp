@@ -54,5 +54,6 @@ int graphCommand(Args& args);
 int pluginsCommand(Args& args);
 // `busway plugins new NAME` (plugins_new_command.cpp).
 int pluginsNewCommand(Args& args);
+int pluginsCheckCommand(Args& args);
 
 }  // namespace busway::cli

@@ -652,9 +652,10 @@ int pluginsCommand(Args& args) {
   const std::string sub = raw[0];
   // One table, so a new subcommand is one line here and the error below lists it.
   static const std::vector<std::pair<std::string, int (*)(Args&)>> kSubcommands = {
-      {"list", listCommand},     {"inspect", inspectCommand},
-      {"keygen", keygenCommand}, {"sign", signCommand},
-      {"verify", verifyCommand}, {"new", pluginsNewCommand},  // plugins_new_command.cpp
+      {"list", listCommand},          {"inspect", inspectCommand},
+      {"keygen", keygenCommand},      {"sign", signCommand},
+      {"verify", verifyCommand},      {"new", pluginsNewCommand},  // plugins_new_command.cpp
+      {"check", pluginsCheckCommand},                              // plugins_check_command.cpp
   };
   Args rest("plugins " + sub, std::vector<std::string>(raw.begin() + 1, raw.end()));
   std::string known;
