@@ -9,7 +9,8 @@
  *
  * Rules that keep the ABI stable (see docs/plugin-guide.md):
  *  - Every struct that crosses starts with `struct_size`; a reader uses only the fields
- *    that fit in the size it was given. Minor versions only append fields (and functions
+ *    that fit in the size it was given. The exceptions are the value types bw_str and
+ *    bw_status, fixed for the whole major version. Minor versions only append fields (and functions
  *    at the end of function tables); anything else is a major version.
  *  - A plugin built for ABI major M and minor m loads on a host with major M and minor >= m.
  *  - Strings passed in are UTF-8, not necessarily NUL-terminated: each comes with a length

@@ -582,7 +582,7 @@ int signCommand(Args& args) {
       continue;
     }
     // Signing any file is allowed, but a vendor who signs the wrong build output wants to know.
-    if (auto manifest = readManifestSection(*bytes, file); !manifest) {
+    if (auto manifest = readManifestSectionFromBytes(*bytes, file); !manifest) {
       std::cerr << "warning: " << manifest.error().message << "; signing it anyway\n";
     }
     auto signature = signBytes(*bytes, *key);

@@ -336,7 +336,7 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
     info.signature = store->verify(*bytes, readSignatureText(info.path));
     if (!info.signature.valid) return fail("refused by the signature policy: " + info.signature.problem);
   }
-  auto section = readManifestSection(*bytes, info.path);
+  auto section = readManifestSectionFromBytes(*bytes, info.path);
   if (!section) return fail(section.error().message);
   auto manifest = PluginManifest::fromJson(*section);
   if (!manifest) return fail("bad manifest: " + manifest.error().message);

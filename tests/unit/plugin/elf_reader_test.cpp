@@ -127,7 +127,7 @@ Image pluginImage() {
 }
 
 std::string errorOf(const std::string& bytes) {
-  const auto r = readManifestSection(bytes, "mem.so");
+  const auto r = readManifestSectionFromBytes(bytes, "mem.so");
   EXPECT_FALSE(r.ok()) << "expected an error";
   return r.ok() ? std::string() : r.error().message;
 }
@@ -135,7 +135,7 @@ std::string errorOf(const std::string& bytes) {
 // --- hand-made images -----------------------------------------------------------------
 
 TEST(ElfReader, ReadsTheManifestOfAWellFormedImageAndStripsNulPadding) {
-  const auto r = readManifestSection(pluginImage().bytes, "mem.so");
+  const auto r = readManifestSectionFromBytes(pluginImage().bytes, "mem.so");
   ASSERT_TRUE(r.ok()) << r.error().message;
   EXPECT_EQ(*r, kJson);
 }
@@ -186,7 +186,7 @@ TEST(ElfReader, RefusesBrokenSectionHeaderTables) {
   image = pluginImage();
   put(image.bytes, kShnum, 0, 2);
   put(image.bytes, image.header(0) + kShSize, 4, 8);
-  EXPECT_TRUE(readManifestSection(image.bytes, "mem.so").ok());
+  EXPECT_TRUE(readManifestSectionFromBytes(image.bytes, "mem.so").ok());
 
   image = pluginImage();
   put(image.bytes, kShstrndx, 9, 2);
@@ -293,7 +293,7 @@ TEST_F(MarkerEnv, LoadingThePluginDoesWriteTheMarker) {
 TEST(ElfReader, FileAndMemoryReadersAgree) {
   const std::string bytes = readFile(kPlugin);
   const auto from_file = readManifestSection(kPlugin);
-  const auto from_memory = readManifestSection(bytes, kPlugin);
+  const auto from_memory = readManifestSectionFromBytes(bytes, kPlugin);
   ASSERT_TRUE(from_file.ok() && from_memory.ok());
   EXPECT_EQ(*from_file, *from_memory);
 }
@@ -323,7 +323,7 @@ TEST(ElfReader, ATruncatedCopyOfARealPluginGivesACleanError) {
 
   // Every shorter prefix: an error, never a crash (the section headers are at the end).
   for (std::size_t size = 0; size < bytes.size(); size += 61) {
-    EXPECT_FALSE(readManifestSection(bytes.substr(0, size), "cut.so").ok()) << size;
+    EXPECT_FALSE(readManifestSectionFromBytes(bytes.substr(0, size), "cut.so").ok()) << size;
   }
 }
 
@@ -355,7 +355,7 @@ TEST(ElfReader, RandomGarbageGivesAnErrorNotACrash) {
       bytes.replace(0, ident.size(), ident);
       put(bytes, kType, 3, 2);
     }
-    EXPECT_FALSE(readManifestSection(bytes, "garbage.so").ok()) << round;
+    EXPECT_FALSE(readManifestSectionFromBytes(bytes, "garbage.so").ok()) << round;
   }
   testing::TempDir dir;
   std::string bytes(1000, '\0');
@@ -384,7 +384,7 @@ TEST(ElfReader, MutatedRealPluginsNeverCrashTheReader) {
                                  : static_cast<std::size_t>(shoff + random() % table_size);
       bytes[at] = static_cast<char>(random() & 0xff);
     }
-    const auto r = readManifestSection(bytes, "mutated.so");
+    const auto r = readManifestSectionFromBytes(bytes, "mutated.so");
     if (!r.ok()) {
       ++errors;
       EXPECT_EQ(r.error().message.rfind("mutated.so: ", 0), 0u) << r.error().message;
