@@ -29,6 +29,13 @@ std::vector<std::string> ComponentRegistry::schemes() const {
   return out;
 }
 
+std::size_t ComponentRegistry::pendingMessages() const {
+  std::lock_guard lock(mutex_);
+  std::size_t total = 0;
+  for (const auto& [scheme, entry] : components_) total += entry.component->pendingMessages();
+  return total;
+}
+
 Result<EndpointPtr> ComponentRegistry::resolve(std::string_view text) {
   auto uri = Uri::parse(text);
   if (!uri) return std::move(uri).error();

@@ -9,31 +9,29 @@
 namespace busway {
 namespace {
 
-// The one route consuming a direct: name. During a reload the new route's consumer
-// attaches before the old one detaches, so callers never find the channel empty.
+// The route consuming a direct: name. During a reload the new route's consumer attaches
+// before the old one detaches, so callers never find the channel empty; if the new table
+// is rolled back, detaching its consumer brings the old one back.
 class DirectChannel {
  public:
   void attach(const void* owner, ProcessorPtr route) {
     std::lock_guard lock(mutex_);
-    owner_ = owner;
-    route_ = std::move(route);
+    std::erase_if(attached_, [owner](const auto& a) { return a.first == owner; });
+    attached_.emplace_back(owner, std::move(route));
   }
   void detach(const void* owner) {
     std::lock_guard lock(mutex_);
-    if (owner_ == owner) {
-      owner_ = nullptr;
-      route_.reset();
-    }
+    std::erase_if(attached_, [owner](const auto& a) { return a.first == owner; });
   }
+  // The most recently attached consumer.
   ProcessorPtr current() const {
     std::lock_guard lock(mutex_);
-    return route_;
+    return attached_.empty() ? nullptr : attached_.back().second;
   }
 
  private:
   mutable std::mutex mutex_;
-  const void* owner_ = nullptr;
-  ProcessorPtr route_;
+  std::vector<std::pair<const void*, ProcessorPtr>> attached_;
 };
 
 class DirectProducer final : public Processor {

@@ -72,9 +72,10 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     std::erase_if(subscribers_, [id](const Subscriber& s) { return s.id == id; });
   }
 
+  // Messages queued plus producers waiting for space.
   std::size_t depth() const {
     std::lock_guard lock(mutex_);
-    return items_.size();
+    return items_.size() + blocked_.size();
   }
 
  private:
@@ -198,10 +199,21 @@ std::vector<OptionSpec> queueOptions() {
   };
 }
 
+struct RequestedLimits {
+  std::optional<std::size_t> capacity;
+  std::optional<std::uint64_t> max_bytes;
+  std::optional<WhenFull> when_full;
+};
+
 class QueueEndpoint final : public Endpoint {
  public:
-  QueueEndpoint(Uri uri, std::shared_ptr<QueueChannel> channel, int consumers)
-      : Endpoint(std::move(uri)), channel_(std::move(channel)), consumers_(consumers) {}
+  QueueEndpoint(Uri uri, std::shared_ptr<QueueChannel> channel, int consumers, RequestedLimits limits)
+      : Endpoint(std::move(uri)), channel_(std::move(channel)), consumers_(consumers), limits_(limits) {}
+  void activate() override {
+    if (limits_.capacity || limits_.max_bytes || limits_.when_full) {
+      channel_->setLimits(limits_.capacity, limits_.max_bytes, limits_.when_full);
+    }
+  }
   Result<ProcessorPtr> createProducer() override { return ProcessorPtr(std::make_shared<QueueProducer>(channel_)); }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr route) override {
     return std::unique_ptr<Consumer>(std::make_unique<QueueConsumer>(channel_, std::move(route), consumers_));
@@ -210,6 +222,7 @@ class QueueEndpoint final : public Endpoint {
  private:
   std::shared_ptr<QueueChannel> channel_;
   int consumers_;
+  RequestedLimits limits_;
 };
 
 class QueueComponent final : public Component {
@@ -225,21 +238,25 @@ class QueueComponent final : public Component {
     std::lock_guard lock(mutex_);
     auto& channel = channels_[uri.path];
     if (!channel) channel = std::make_shared<QueueChannel>(uri.path, context.executor());
-    // Limits given on any URI of the queue apply to the queue; limits a URI does not give
-    // (typically on the producer side) stay as they are: a URI that only says when-full
-    // does not reset the capacity.
-    std::optional<std::size_t> capacity;
-    std::optional<std::uint64_t> max_bytes;
-    std::optional<WhenFull> when_full;
-    if (options.has("capacity")) capacity = static_cast<std::size_t>(options.integer("capacity"));
-    if (options.has("max-bytes")) max_bytes = options.size("max-bytes");
-    if (options.has("when-full")) when_full = options.text("when-full") == "reject" ? WhenFull::reject : WhenFull::block;
-    if (capacity || max_bytes || when_full) channel->setLimits(capacity, max_bytes, when_full);
-    return EndpointPtr(std::make_shared<QueueEndpoint>(uri, channel, static_cast<int>(options.integer("consumers"))));
+    // Limits given on any URI of the queue apply to the queue once its table runs (see
+    // activate); limits a URI does not give (typically on the producer side) stay as they
+    // are: a URI that only says when-full does not reset the capacity.
+    RequestedLimits limits;
+    if (options.has("capacity")) limits.capacity = static_cast<std::size_t>(options.integer("capacity"));
+    if (options.has("max-bytes")) limits.max_bytes = options.size("max-bytes");
+    if (options.has("when-full")) limits.when_full = options.text("when-full") == "reject" ? WhenFull::reject : WhenFull::block;
+    return EndpointPtr(std::make_shared<QueueEndpoint>(uri, channel, static_cast<int>(options.integer("consumers")), limits));
+  }
+
+  std::size_t pendingMessages() const override {
+    std::lock_guard lock(mutex_);
+    std::size_t total = 0;
+    for (const auto& [name, channel] : channels_) total += channel->depth();
+    return total;
   }
 
  private:
-  std::mutex mutex_;
+  mutable std::mutex mutex_;
   std::map<std::string, std::shared_ptr<QueueChannel>> channels_;
 };
 

@@ -32,6 +32,9 @@ void AggregateStep::apply(Exchange& exchange) {
     auto [it, created] = groups_.try_emplace(key);
     Group& group = it->second;
     group.messages.push_back(exchange.message);
+    // After a flush (the table was replaced or the bus is stopping) nothing may wait here:
+    // a message that still arrives completes at once, alone.
+    if (retired_) reason = "flush";
     if (created && options_.timeout.count() > 0) {
       group.generation = next_generation_++;
       group.timer = std::make_shared<boost::asio::steady_timer>(executor_, options_.timeout);
@@ -40,7 +43,9 @@ void AggregateStep::apply(Exchange& exchange) {
         if (auto self = weak.lock()) self->onTimeout(key, generation);
       });
     }
-    if (options_.size > 0 && group.messages.size() >= options_.size) {
+    if (reason != nullptr) {
+      // completed below
+    } else if (options_.size > 0 && group.messages.size() >= options_.size) {
       reason = "size";
     } else if (options_.complete_when) {
       auto combined = options_.strategy.combine(group.messages.back(), group.messages);
@@ -77,6 +82,7 @@ void AggregateStep::flush() {
   {
     std::lock_guard lock(mutex_);
     all.swap(groups_);
+    retired_ = true;
   }
   for (auto& [key, group] : all) complete(key, std::move(group), "flush");
 }

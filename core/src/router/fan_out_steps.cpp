@@ -114,6 +114,8 @@ Result<ProcessorPtr> DynamicEndpoints::producerFor(const std::string& ref_or_uri
   if (!endpoint) return std::move(endpoint).error();
   auto producer = (*endpoint)->createProducer();
   if (!producer) return std::move(producer).error();
+  // Resolved while the table runs: its settings apply at once.
+  (*endpoint)->activate();
   cache_.emplace(ref_or_uri, *producer);
   return *producer;
 }

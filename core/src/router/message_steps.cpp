@@ -28,7 +28,17 @@ void SetBodyStep::apply(Exchange& exchange) {
     exchange.fail(std::move(value).error());
     return;
   }
-  if (std::holds_alternative<nlohmann::json>(*value) && media_type_.empty()) media = std::string(media::json);
+  // Without a media-type attribute the body says what it now is: structured values are
+  // JSON, and a string picked out of a document is text (a name taken from a JSON body is
+  // no longer JSON). Constants and templates keep the message's media type.
+  if (media_type_.empty()) {
+    const auto language = expression_->language();
+    if (std::holds_alternative<nlohmann::json>(*value)) {
+      media = std::string(media::json);
+    } else if (std::holds_alternative<std::string>(*value) && (language == "jsonpath" || language == "xpath")) {
+      media = std::string(media::text);
+    }
+  }
   exchange.message.setBody(toText(*value), std::move(media));
 }
 

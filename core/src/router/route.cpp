@@ -115,9 +115,16 @@ bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Mess
         self->dead_lettered_.fetch_add(1, std::memory_order_relaxed);
         logWarn(self->id_, "message " + exchange->message.id() + " sent to dead letter " + self->policy_.dead_letter_name +
                                " after " + std::to_string(exchange->attempt) + " attempt(s): " + error.describe());
-        // Safe in the dead-letter channel: the source may consider it handled.
-        exchange->error.reset();
-        exchange->stopped = true;
+        if (exchange->pattern == ExchangePattern::in_out) {
+          // The requester is waiting for an answer that will not come: it gets the failure,
+          // while the message itself is safe in the dead-letter channel.
+          exchange->fail(error.kind, "dead-lettered to " + self->policy_.dead_letter_name + " after " +
+                                         std::to_string(exchange->attempt) + " attempt(s): " + error.message, error.where);
+        } else {
+          // Safe in the dead-letter channel: the source may consider it handled.
+          exchange->error.reset();
+          exchange->stopped = true;
+        }
       }
       self->finished();
       done();

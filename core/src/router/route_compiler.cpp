@@ -35,6 +35,10 @@ class Compiler {
       if (compiled_route) compiled->routes.push_back(std::move(*compiled_route));
     }
     if (diagnostics_.hasErrors()) return nullptr;
+    for (const auto& [id, entry] : endpoints_) {
+      if (entry.endpoint) compiled->endpoints.push_back(entry.endpoint);
+    }
+    compiled->endpoints.insert(compiled->endpoints.end(), inline_endpoints_.begin(), inline_endpoints_.end());
     return compiled;
   }
 
@@ -112,6 +116,7 @@ class Compiler {
         reportResolve(uri->value_where, endpoint.error());
         return nullptr;
       }
+      inline_endpoints_.push_back(*endpoint);
       return *endpoint;
     }
     return nullptr;  // the loader reported the missing attribute
@@ -546,6 +551,7 @@ class Compiler {
   std::set<std::string> skipped_;
   std::map<std::string, EndpointEntry> endpoints_;
   std::map<std::string, std::string> endpoint_uris_;
+  std::vector<EndpointPtr> inline_endpoints_;  // given by uri= rather than declared
   std::map<std::string, const ErrorHandlerDef*> error_handlers_;
   std::shared_ptr<DynamicEndpoints> dynamic_;
   std::string route_id_;

@@ -225,6 +225,7 @@ class AggregateStep final : public SyncStep, public Stateful, public std::enable
   mutable std::mutex mutex_;
   std::map<std::string, Group> groups_;
   std::uint64_t next_generation_ = 1;
+  bool retired_ = false;  // flushed: holds nothing from now on
   std::atomic<std::size_t> running_{0};  // completed groups still in the nested pipeline
 };
 

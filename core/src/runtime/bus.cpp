@@ -1,8 +1,10 @@
 #include "busway/runtime/bus.hpp"
 
 #include <algorithm>
+#include <thread>
 
 #include "busway/config/table_loader.hpp"
+#include "busway/endpoint/component_registry.hpp"
 #include "busway/util/log.hpp"
 
 namespace busway {
@@ -43,6 +45,7 @@ bool Bus::activate(std::unique_ptr<CompiledTable> table, Diagnostics& diagnostic
     }
     started.push_back(&route);
   }
+  for (const auto& endpoint : table->endpoints) endpoint->activate();
   std::unique_ptr<CompiledTable> old = std::move(running_);
   running_ = std::move(table);
   ++generation_;
@@ -87,10 +90,32 @@ bool Bus::drain(std::vector<CompiledRoute>& routes, std::chrono::milliseconds ti
 
 bool Bus::stop(std::chrono::milliseconds timeout) {
   std::lock_guard lock(mutex_);
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
   // The running table stays (stopped) so its statistics can still be read.
   std::vector<CompiledTable*> tables;
   for (auto& t : retired_) tables.push_back(t.get());
   if (running_) tables.push_back(running_.get());
+  const auto fedByRoutes = [](const CompiledRoute& r) {
+    return r.from.rfind("direct:", 0) == 0 || r.from.rfind("queue:", 0) == 0;
+  };
+  // First the sources from outside (timers, listeners): no new work comes in. Routes fed
+  // by other routes keep running until what was queued has been processed.
+  for (auto* table : tables) {
+    for (auto& route : table->routes) {
+      if (route.consumer && !fedByRoutes(route)) route.consumer->stop();
+    }
+  }
+  for (;;) {
+    bool busy = context_.components().pendingMessages() > 0;
+    for (auto* table : tables) {
+      for (auto& route : table->routes) busy = busy || (route.route && route.route->stats().in_flight > 0);
+    }
+    if (!busy || std::chrono::steady_clock::now() >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  if (const auto left = context_.components().pendingMessages(); left > 0) {
+    logWarn("bus", std::to_string(left) + " message(s) still queued in memory at the drain deadline are dropped");
+  }
   for (auto* table : tables) {
     for (auto& route : table->routes) {
       if (route.consumer) route.consumer->stop();
@@ -102,7 +127,9 @@ bool Bus::stop(std::chrono::milliseconds timeout) {
     }
   }
   bool idle = true;
-  for (auto* table : tables) idle = drain(table->routes, timeout) && idle;
+  const auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+                             std::chrono::milliseconds(100));
+  for (auto* table : tables) idle = drain(table->routes, left) && idle;
   retired_.clear();
   return idle;
 }

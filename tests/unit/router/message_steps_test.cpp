@@ -282,3 +282,23 @@ TEST(HistoryTest, FilterIsRecordedOnceAfterItsChildren) {
 
 }  // namespace
 }  // namespace busway::testing
+
+namespace busway::testing {
+namespace {
+
+TEST(SetBodyMediaType, AStringPickedOutOfJsonIsTextAndAConstantKeepsTheMediaType) {
+  RouteHarness h;
+  h.load(RouteHarness::table(R"(
+    <route id="pick"><from uri="direct:pick"/><set-body jsonpath="$.name"/><to uri="mock:picked"/></route>
+    <route id="keep"><from uri="direct:keep"/><set-body constant='{"a":1}'/><to uri="mock:kept"/></route>)"));
+  h.sendBody("direct:pick", R"({"name":"Alice"})");
+  h.sendBody("direct:keep", R"({"b":2})");
+  ASSERT_EQ(h.mock("picked").count(), 1u);
+  EXPECT_EQ(h.mock("picked").messages()[0].bodyText(), "Alice");
+  EXPECT_EQ(h.mock("picked").messages()[0].body().mediaType(), "text/plain");
+  ASSERT_EQ(h.mock("kept").count(), 1u);
+  EXPECT_EQ(h.mock("kept").messages()[0].body().mediaType(), "application/json");
+}
+
+}  // namespace
+}  // namespace busway::testing

@@ -22,6 +22,8 @@ class ComponentRegistry {
   Result<void> add(std::shared_ptr<Component> component, std::string origin = "core");
   Component* find(std::string_view scheme) const;
   std::vector<std::string> schemes() const;
+  // The sum of Component::pendingMessages() over all components.
+  std::size_t pendingMessages() const;
 
   // Parses the URI, checks every option against the component's schema (unknown
   // option with did-you-mean, wrong type, missing required option), then resolves it.

@@ -47,6 +47,10 @@ class Endpoint {
   virtual Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr route) = 0;
   // Whether the source of this endpoint can be told that a message was fully handled.
   virtual bool acknowledges() const { return true; }
+  // Called when the table that holds this endpoint starts running. Settings that change
+  // shared state (a queue's limits) take effect here, not when the URI is resolved, so a
+  // table that fails to load changes nothing.
+  virtual void activate() {}
 
  private:
   Uri uri_;
@@ -64,6 +68,9 @@ class Component {
   // Checks the URI's options against options() (done by the caller) and then builds the
   // endpoint. Errors say what is wrong with the URI; the caller adds the position.
   virtual Result<EndpointPtr> resolve(const Uri& uri, BusContext& context) = 0;
+  // Messages this component holds that no route has taken yet (a queue's content); a
+  // graceful stop waits for them.
+  virtual std::size_t pendingMessages() const { return 0; }
 };
 
 }  // namespace busway

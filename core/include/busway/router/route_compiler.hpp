@@ -29,6 +29,9 @@ struct CompiledRoute {
 struct CompiledTable {
   std::vector<std::string> files;
   std::vector<CompiledRoute> routes;
+  // Every endpoint the table resolved: activated when it starts running, and kept alive
+  // as long as the table is.
+  std::vector<EndpointPtr> endpoints;
 };
 
 // Compiles `table`. Every problem goes to `diagnostics` (with the position of the
