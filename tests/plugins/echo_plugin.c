@@ -7,6 +7,7 @@
  *  ECHO_FAIL_INIT                   init fails
  *  ECHO_NO_ENTRY                    no entry point
  *  ECHO_ID / ECHO_SCHEME            its id and scheme */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,11 +46,14 @@ typedef struct endpoint {
   int count;
 } endpoint;
 
+/* Freed by whichever comes last: stop, or the tick that was pending when stop came. */
 typedef struct consumer {
   endpoint* ep;
   bw_route* route;
   int sent;
-  volatile int stopped;
+  pthread_mutex_t lock;
+  int tick_pending;
+  int stopped;
 } consumer;
 
 static bw_str s(const char* text) {
@@ -94,16 +98,24 @@ static void on_done(void* context, bw_status status, const bw_message* reply, bw
 
 static void tick(void* context) {
   consumer* c = context;
-  if (c->stopped || c->sent >= c->ep->count) return;
-  char body[64];
-  snprintf(body, sizeof body, "tick %d", ++c->sent);
-  bw_message* m = host_api->message_new(host);
-  host_api->message_set_body(m, s(body), s("text/plain"));
-  host_api->message_header_set_int(m, s("tick"), c->sent);
-  if (host_api->deliver(c->route, m, 0, on_done, c) != BW_OK) {
-    host_api->metric_add(host, s("refused"), 1.0);
+  pthread_mutex_lock(&c->lock);
+  c->tick_pending = 0;
+  if (c->stopped) {
+    pthread_mutex_unlock(&c->lock);
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+    return;
   }
-  if (c->sent < c->ep->count) host_api->schedule(host, 5, tick, c);
+  if (c->sent < c->ep->count) {
+    char body[64];
+    snprintf(body, sizeof body, "tick %d", ++c->sent);
+    bw_message* m = host_api->message_new(host);
+    host_api->message_set_body(m, s(body), s("text/plain"));
+    host_api->message_header_set_int(m, s("tick"), c->sent);
+    if (host_api->deliver(c->route, m, 0, on_done, c) != BW_OK) host_api->metric_add(host, s("refused"), 1.0);
+  }
+  if (c->sent < c->ep->count && host_api->schedule(host, 5, tick, c) == BW_OK) c->tick_pending = 1;
+  pthread_mutex_unlock(&c->lock);
 }
 
 static bw_status ep_start(void* ep, bw_route* route, void** out, bw_error* error) {
@@ -111,15 +123,22 @@ static bw_status ep_start(void* ep, bw_route* route, void** out, bw_error* error
   consumer* c = calloc(1, sizeof *c);
   c->ep = ep;
   c->route = route;
+  pthread_mutex_init(&c->lock, NULL);
+  c->tick_pending = host_api->schedule(host, 1, tick, c) == BW_OK;
   *out = c;
-  host_api->schedule(host, 1, tick, c);
   return BW_OK;
 }
 
-static void ep_stop(void* c) {
-  /* Timers still pending may run once more: they see `stopped` and do nothing. The memory
-   * is left for them; a real plugin would count its timers. */
-  ((consumer*)c)->stopped = 1;
+static void ep_stop(void* context) {
+  consumer* c = context;
+  pthread_mutex_lock(&c->lock);
+  c->stopped = 1;
+  const int pending = c->tick_pending;
+  pthread_mutex_unlock(&c->lock);
+  if (!pending) {
+    pthread_mutex_destroy(&c->lock);
+    free(c);
+  }
 }
 
 static bw_status ep_send(void* ep_ptr, bw_sending* sending, bw_error* error) {
