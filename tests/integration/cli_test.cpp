@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <filesystem>
 
 #include "child_process.hpp"
 
@@ -109,6 +110,53 @@ TEST(CliRun, ReloadsOnFileChangeAndKeepsTheOldTableWhenTheNewOneIsInvalid) {
   EXPECT_EQ(bus.stop(), 0) << bus.err();
   EXPECT_NE(bus.err().find("received SIGTERM, stopping"), std::string::npos) << bus.err();
   EXPECT_NE(bus.err().find("stopped cleanly"), std::string::npos) << bus.err();
+}
+
+}  // namespace
+}  // namespace busway::testing
+
+namespace busway::testing {
+namespace {
+
+const std::string kEchoPlugin = std::string(BUSWAY_BINARY_DIR) + "/tests/test-plugins/echo_plugin/echo_plugin.so";
+
+TEST(CliPlugins, ValidateChecksPluginUriOptionsAgainstTheManifestWithoutLoading) {
+  TempDir dir;
+  const std::string plugins = dir.file("plugins");
+  std::filesystem::create_directories(plugins);
+  std::filesystem::copy_file(kEchoPlugin, plugins + "/echo_plugin.so");
+  const std::string table = dir.write("routes.xml",
+                                      "<routes xmlns=\"urn:busway:routes:1\">\n"
+                                      "  <route id=\"r\"><from uri=\"direct:a\"/><to uri=\"echo:x?prefx=1\"/></route>\n"
+                                      "</routes>");
+  const auto r = runCommand({kBusway, "validate", "--plugin-path", plugins, table});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("routes.xml:2:48: error: unknown option 'prefx' for echo: (did you mean 'prefix'?)"), std::string::npos)
+      << r.err;
+  EXPECT_EQ(r.err.find("echo plugin ready"), std::string::npos) << "validate must not load (init) the plugin";
+}
+
+TEST(CliPlugins, APluginDroppedIntoThePluginFolderIsPickedUpWithoutARestart) {
+  TempDir dir;
+  const std::string plugins = dir.file("plugins");
+  std::filesystem::create_directories(plugins);
+  const std::string table = dir.write("routes.xml", tickTable("v1"));
+  ChildProcess bus;
+  ASSERT_TRUE(bus.start({kBusway, "run", "--plugin-path", plugins, table}, dir.path()));
+  ASSERT_TRUE(bus.waitForOutput("v1 tick 2", 10s)) << bus.err();
+
+  // A table that needs the echo: scheme is refused while no plugin offers it...
+  dir.write("routes.xml", R"(<routes xmlns="urn:busway:routes:1"><route id="ask">)"
+                          R"(<from uri="timer:ask?period=100ms"/><set-body>ping</set-body>)"
+                          R"(<to uri="echo:x?prefix=pong%20to%20" pattern="in-out"/><log category="answer" message="${body}"/>)"
+                          R"(</route></routes>)");
+  ASSERT_TRUE(bus.waitForOutput("no component for scheme 'echo'", 10s)) << bus.err();
+  // ...and runs once the plugin is dropped into the folder.
+  std::filesystem::copy_file(kEchoPlugin, plugins + "/.echo.tmp");
+  std::filesystem::rename(plugins + "/.echo.tmp", plugins + "/echo_plugin.so");
+  ASSERT_TRUE(bus.waitForOutput("[answer] pong to ping", 15s)) << bus.err();
+  EXPECT_NE(bus.err().find("reloading the routing table (plugins changed)"), std::string::npos) << bus.err();
+  EXPECT_EQ(bus.stop(), 0) << bus.err();
 }
 
 }  // namespace
