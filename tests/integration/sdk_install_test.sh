@@ -95,7 +95,7 @@ XML
 step validate "$busway" validate --plugin-path "$tmp/plugins" "$tmp/routes.xml"
 
 run_bus() {
-  "$busway" run --plugin-path "$tmp/plugins" --require-signatures --trust "$tmp/trust" --for 2s "$tmp/routes.xml"
+  "$busway" run --plugin-path "$tmp/plugins" --require-signatures --trust "$tmp/trust" --for 4s "$tmp/routes.xml"
 }
 step run-signed run_bus
 expect() {

@@ -16,7 +16,7 @@ commands:
   run TABLE...        run the routing table(s) until SIGINT/SIGTERM; reload on change or SIGHUP
   validate TABLE...   check routing tables; print every error as FILE:LINE:COL
   graph TABLE...      draw the routes (Graphviz DOT, or Mermaid with --mermaid)
-  plugins SUBCOMMAND  list, inspect, sign and verify plugins (busway plugins --help)
+  plugins SUBCOMMAND  list, inspect, new, check, keygen, sign, verify (busway plugins --help)
   version             print the version
 
 Run 'busway COMMAND --help' for the options of a command.

@@ -35,8 +35,9 @@ constexpr std::uintmax_t kMaxSignatureFileSize = 64 * 1024;
 
 constexpr const char* kPluginsHelp = R"(usage: busway plugins SUBCOMMAND [OPTIONS] [ARGS]
 
-Looks at plugin files and manages their signatures. Nothing here loads or runs a plugin:
-the manifest is read from the file, so inspecting an untrusted file is safe.
+Looks at plugin files, manages their signatures and checks them. Only `check` loads and
+runs a plugin; the others read the manifest from the file, so inspecting an untrusted
+file is safe.
 
 subcommands:
   list [--path DIR]... [--trust DIR]   the plugins installed in the plugin folders
@@ -45,6 +46,7 @@ subcommands:
   sign --key PREFIX.key FILE...        sign plugin files (writes FILE.sig next to each)
   verify --trust DIR FILE...           check signatures against the public keys in DIR
   new NAME [--dir DIR]                 scaffold a vendor plugin project that builds and tests
+  check [--option S.N=V]... FILE       the conformance kit: load FILE and check its behaviour
 
 Run 'busway plugins SUBCOMMAND --help' for the options of a subcommand.
 )";

@@ -60,6 +60,7 @@ LoadedPlugin::~LoadedPlugin() {
   host.timers->close();
   if (initialised && descriptor->destroy != nullptr) descriptor->destroy(state);
   if (library != nullptr) ::dlclose(library);
+  if (memfd >= 0) ::close(memfd);
 }
 
 namespace {
@@ -358,12 +359,13 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
   }
   const std::string fd_path = "/proc/self/fd/" + std::to_string(fd);
   void* library = ::dlopen(fd_path.c_str(), RTLD_NOW | RTLD_LOCAL);
-  ::close(fd);
   if (library == nullptr) {
+    ::close(fd);
     const char* why = ::dlerror();
     return fail(std::string("the dynamic loader refused it: ") + (why != nullptr ? why : "unknown reason"));
   }
   auto plugin = std::make_shared<LoadedPlugin>();
+  plugin->memfd = fd;
   plugin->id = manifest->id;
   plugin->path = info.path;
   plugin->library = library;

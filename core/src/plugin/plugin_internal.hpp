@@ -94,6 +94,10 @@ struct LoadedPlugin {
   std::string path;
   PluginManifest manifest;
   void* library = nullptr;
+  // The in-memory file the library was loaded from, open for as long as the library is:
+  // the dynamic loader knows libraries by path, and a closed descriptor's number (hence
+  // its /proc/self/fd path) would be reused by the next plugin.
+  int memfd = -1;
   const bw_plugin_descriptor* descriptor = nullptr;
   void* state = nullptr;
   bw_host host;

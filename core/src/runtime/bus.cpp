@@ -9,7 +9,9 @@
 
 namespace busway {
 
-Bus::~Bus() { stop(std::chrono::seconds(5)); }
+Bus::~Bus() {
+  if (!stopped_) stop(std::chrono::seconds(5));
+}
 
 bool Bus::load(const std::vector<std::string>& paths, Diagnostics& diagnostics) {
   TableDefinition merged;
@@ -38,6 +40,13 @@ bool Bus::activate(std::unique_ptr<CompiledTable> table, Diagnostics& diagnostic
     }
     if (!route.autostart || !route.consumer) continue;
     auto result = route.consumer->start();
+    if (!result && result.error().kind == ErrorKind::unavailable) {
+      // A plugin source that cannot start now (its peer is down, say): this route is
+      // unavailable, the others run.
+      route.unavailable = result.error().message;
+      diagnostics.warning(route.where, "route '" + route.id + "' is unavailable: " + route.unavailable);
+      continue;
+    }
     if (!result) {
       diagnostics.error(route.where, "route '" + route.id + "' could not start: " + result.error().message);
       for (auto* r : started) r->consumer->stop();
@@ -113,8 +122,9 @@ bool Bus::stop(std::chrono::milliseconds timeout) {
     if (!busy || std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  if (const auto left = context_.components().pendingMessages(); left > 0) {
-    logWarn("bus", std::to_string(left) + " message(s) still queued in memory at the drain deadline are dropped");
+  const std::size_t dropped = context_.components().pendingMessages();
+  if (dropped > 0) {
+    logError("bus", std::to_string(dropped) + " message(s) still queued in memory at the drain deadline are dropped");
   }
   for (auto* table : tables) {
     for (auto& route : table->routes) {
@@ -131,7 +141,8 @@ bool Bus::stop(std::chrono::milliseconds timeout) {
                              std::chrono::milliseconds(100));
   for (auto* table : tables) idle = drain(table->routes, left) && idle;
   retired_.clear();
-  return idle;
+  stopped_ = true;
+  return idle && dropped == 0;
 }
 
 std::vector<RouteStatus> Bus::status() const {

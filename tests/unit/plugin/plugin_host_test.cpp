@@ -234,3 +234,30 @@ TEST(PluginHost, APluginWhoseInitFailsMakesItsRoutesUnavailableAndTheOthersRun) 
 
 }  // namespace
 }  // namespace busway::testing
+
+namespace busway::testing {
+namespace {
+
+// Each plugin is loaded from its own in-memory file; the loader must not mistake the second
+// for the first (it knows libraries by path).
+TEST(PluginHostMany, SeveralPluginsLoadInOneProcess) {
+  TempDir dir;
+  LiveBus bus;
+  PluginHost host(bus.h.context(), {pluginFolder(dir, {"echo_plugin", "echo_failing_plugin", "echo_no_entry_plugin"})}, {});
+  EXPECT_TRUE(host.scan().empty());
+  auto first = host.load("echo");
+  ASSERT_TRUE(first.ok()) << first.error().message;
+  auto second = host.load("echo-failing");
+  ASSERT_FALSE(second.ok());
+  EXPECT_NE(second.error().message.find("its init failed"), std::string::npos) << second.error().message;
+  auto third = host.load("echo-no-entry");
+  ASSERT_FALSE(third.ok());
+  EXPECT_NE(third.error().message.find("missing entry point"), std::string::npos) << third.error().message;
+  // And the first still works.
+  bus.h.load(RouteHarness::table(R"(<route id="ask"><from uri="direct:ask"/><to uri="echo:x" pattern="in-out"/><to uri="mock:a"/></route>)"));
+  bus.h.sendBody("direct:ask", "hi", "text/plain");
+  EXPECT_EQ(bus.h.mock("a").bodies(), std::vector<std::string>{"echo: hi"});
+}
+
+}  // namespace
+}  // namespace busway::testing

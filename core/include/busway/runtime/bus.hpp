@@ -36,8 +36,9 @@ class Bus {
   // stop, so no source is left unserved; messages in flight finish on the old pipelines.
   bool activate(std::unique_ptr<CompiledTable> table, Diagnostics& diagnostics);
 
-  // Stops taking messages, completes held aggregates and waits up to `drain` for the
-  // messages in flight. Returns false when some were still in flight at the deadline.
+  // Stops taking messages from outside, lets queued messages be processed, completes held
+  // aggregates and waits up to `drain` for the messages in flight. Returns false when some
+  // were still in flight or queued at the deadline.
   bool stop(std::chrono::milliseconds drain);
 
   std::vector<RouteStatus> status() const;
@@ -53,6 +54,7 @@ class Bus {
   std::unique_ptr<CompiledTable> running_;
   std::vector<std::unique_ptr<CompiledTable>> retired_;
   std::uint64_t generation_ = 0;
+  bool stopped_ = false;
 };
 
 }  // namespace busway
