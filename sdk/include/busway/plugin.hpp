@@ -418,6 +418,8 @@ struct PluginAdapter {
     if (!state) return;
     const Host host = state->host;
     guardVoid(reporter(host, "destroying the plugin"), [&] { state.reset(); });
+    // The host has dropped the timers still pending; free what they would have run.
+    detail::dropPendingTasks();
   }
 
   using Lists = List<typename P::Endpoints, typename P::Formats, typename P::Transformers>;

@@ -7,10 +7,12 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <sstream>
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <unordered_set>
 #include <utility>
 
 #include "busway/plugin.h"
@@ -20,6 +22,40 @@
 namespace busway::sdk {
 
 enum class LogLevel : int { trace = 0, debug = 1, info = 2, warn = 3, error = 4 };
+
+namespace detail {
+// Tasks handed to the host's timers and not yet run. The host drops timers still pending
+// when the plugin is destroyed without running them; the plugin's destroy frees these.
+// One registry per plugin library (each plugin has its own copy of this inline code).
+struct PendingTask {
+  virtual ~PendingTask() = default;
+};
+inline std::mutex& pendingTasksMutex() {
+  static std::mutex mutex;
+  return mutex;
+}
+inline std::unordered_set<PendingTask*>& pendingTasks() {
+  static std::unordered_set<PendingTask*> tasks;
+  return tasks;
+}
+inline void addPendingTask(PendingTask* task) {
+  const std::lock_guard<std::mutex> lock(pendingTasksMutex());
+  pendingTasks().insert(task);
+}
+// True when `task` was still pending (the caller now owns it).
+inline bool takePendingTask(PendingTask* task) {
+  const std::lock_guard<std::mutex> lock(pendingTasksMutex());
+  return pendingTasks().erase(task) == 1;
+}
+inline void dropPendingTasks() {
+  std::unordered_set<PendingTask*> dropped;
+  {
+    const std::lock_guard<std::mutex> lock(pendingTasksMutex());
+    dropped.swap(pendingTasks());
+  }
+  for (PendingTask* task : dropped) delete task;
+}
+}  // namespace detail
 
 class Host {
  public:
@@ -71,8 +107,9 @@ class Host {
   }
 
   // Runs fn() once on the bus's thread pool after `delay`. `fn` may be move-only; it is
-  // destroyed after it runs. Exceptions from fn are logged, not propagated. Throws Error
-  // when the host refuses the timer.
+  // destroyed after it runs, or when the plugin is destroyed if it never ran (the host
+  // drops timers still pending at destroy). Exceptions from fn are logged, not
+  // propagated. Throws Error when the host refuses the timer.
   // There is no cancel: a timer that must not act after its owner is gone should capture
   // a weak_ptr or a Route (which goes inert when its consumer stops), never `this`.
   template <class Fn>
@@ -80,12 +117,15 @@ class Host {
     using Task = std::decay_t<Fn>;
     static_assert(std::is_invocable_v<Task&>,
                   "Host::schedule needs a callable taking no arguments");
-    struct Scheduled {
+    struct Scheduled final : detail::PendingTask {
+      Scheduled(Host h, Task t) : host(h), task(std::move(t)) {}
       Host host;
       Task task;
     };
-    auto scheduled = std::make_unique<Scheduled>(Scheduled{*this, std::forward<Fn>(fn)});
+    auto scheduled = std::make_unique<Scheduled>(*this, Task(std::forward<Fn>(fn)));
     void (*run)(void*) = [](void* context) noexcept {
+      // Not pending any more: from here on this call owns the task.
+      if (!detail::takePendingTask(static_cast<detail::PendingTask*>(context))) return;
       const std::unique_ptr<Scheduled> owned(static_cast<Scheduled*>(context));
       detail::guardVoid(
           [&](std::string_view what) { owned->host.error("a scheduled task failed: ", what); },
@@ -93,9 +133,13 @@ class Host {
     };
     const auto ms =
         delay.count() < 0 ? std::uint64_t{0} : static_cast<std::uint64_t>(delay.count());
+    detail::addPendingTask(scheduled.get());
     const bw_status status = api_->schedule(host_, ms, run, scheduled.get());
-    if (status != BW_OK) throw Error(fromC(status), "the host refused to schedule a timer");
-    // The host now owns the task until it runs it.
+    if (status != BW_OK) {
+      detail::takePendingTask(scheduled.get());
+      throw Error(fromC(status), "the host refused to schedule a timer");
+    }
+    // Pending until it runs, or until the plugin is destroyed (dropPendingTasks).
     static_cast<void>(scheduled.release());
   }
 
