@@ -268,18 +268,6 @@ std::string abiVerdict(const PluginManifest& m) {
          abiText(m.abi_major, m.abi_minor) + " or newer; upgrade busway";
 }
 
-const char* typeText(OptionSpec::Type type) {
-  switch (type) {
-    case OptionSpec::Type::string: return "string";
-    case OptionSpec::Type::integer: return "integer";
-    case OptionSpec::Type::boolean: return "boolean";
-    case OptionSpec::Type::duration: return "duration";
-    case OptionSpec::Type::size: return "size";
-    case OptionSpec::Type::enumeration: return "enum";
-  }
-  return "string";
-}
-
 void printOptions(std::ostream& out, const std::vector<OptionSpec>& options,
                   const std::string& indent) {
   if (options.empty()) {
@@ -288,7 +276,7 @@ void printOptions(std::ostream& out, const std::vector<OptionSpec>& options,
   }
   std::vector<std::vector<std::string>> rows = {{"option", "type", "default", "required", "doc"}};
   for (const auto& o : options) {
-    std::string type = typeText(o.type);
+    std::string type = toString(o.type);
     if (o.type == OptionSpec::Type::enumeration) {
       type += "(";
       for (std::size_t i = 0; i < o.choices.size(); ++i) type += (i > 0 ? "|" : "") + o.choices[i];

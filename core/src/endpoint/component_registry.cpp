@@ -4,6 +4,18 @@
 
 namespace busway {
 
+const char* toString(OptionSpec::Type type) noexcept {
+  switch (type) {
+    case OptionSpec::Type::string: return "string";
+    case OptionSpec::Type::integer: return "integer";
+    case OptionSpec::Type::boolean: return "boolean";
+    case OptionSpec::Type::duration: return "duration";
+    case OptionSpec::Type::size: return "size";
+    case OptionSpec::Type::enumeration: return "enum";
+  }
+  return "string";
+}
+
 Result<void> ComponentRegistry::add(std::shared_ptr<Component> component, std::string origin) {
   std::lock_guard lock(mutex_);
   const std::string scheme(component->scheme());

@@ -98,18 +98,6 @@ std::string item(const std::string& path, std::size_t index) {
   return path + "[" + std::to_string(index) + "]";
 }
 
-const char* typeName(OptionSpec::Type type) {
-  switch (type) {
-    case OptionSpec::Type::string: return "string";
-    case OptionSpec::Type::integer: return "integer";
-    case OptionSpec::Type::boolean: return "boolean";
-    case OptionSpec::Type::duration: return "duration";
-    case OptionSpec::Type::size: return "size";
-    case OptionSpec::Type::enumeration: return "enum";
-  }
-  return "string";
-}
-
 std::optional<OptionSpec::Type> typeFromName(std::string_view name) {
   if (name == "string") return OptionSpec::Type::string;
   if (name == "integer") return OptionSpec::Type::integer;
@@ -393,7 +381,7 @@ OrderedJson optionsToJson(const std::vector<OptionSpec>& options) {
   for (const auto& spec : options) {
     OrderedJson o;
     o["name"] = spec.name;
-    o["type"] = typeName(spec.type);
+    o["type"] = toString(spec.type);
     if (spec.type == OptionSpec::Type::enumeration) o["choices"] = spec.choices;
     if (!spec.default_value.empty()) {
       // Typed where the type allows it, so the JSON reads naturally; text otherwise.

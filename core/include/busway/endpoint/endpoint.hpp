@@ -33,6 +33,9 @@ struct OptionSpec {
   std::string doc;
 };
 
+// The name of an option type as manifests and docs write it ("string", "enum", ...).
+const char* toString(OptionSpec::Type type) noexcept;
+
 // A resolved endpoint: what a URI in a routing table points at.
 class Endpoint {
  public:
