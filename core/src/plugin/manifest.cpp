@@ -385,16 +385,16 @@ OrderedJson optionsToJson(const std::vector<OptionSpec>& options) {
     if (spec.type == OptionSpec::Type::enumeration) o["choices"] = spec.choices;
     if (!spec.default_value.empty()) {
       // Typed where the type allows it, so the JSON reads naturally; text otherwise.
-      const auto integer =
-          spec.type == OptionSpec::Type::integer ? parseInteger(spec.default_value) : std::nullopt;
-      const auto boolean =
-          spec.type == OptionSpec::Type::boolean ? parseBoolean(spec.default_value) : std::nullopt;
-      if (integer && std::to_string(*integer) == spec.default_value) {
-        o["default"] = *integer;
-      } else if (boolean && (spec.default_value == "true" || spec.default_value == "false")) {
-        o["default"] = *boolean;
-      } else {
-        o["default"] = spec.default_value;
+      // (Plain values rather than std::optional: g++ 12 -O2 warns falsely on the latter.)
+      o["default"] = spec.default_value;
+      if (spec.type == OptionSpec::Type::integer) {
+        if (const auto integer = parseInteger(spec.default_value)) {
+          const std::int64_t value = *integer;
+          if (std::to_string(value) == spec.default_value) o["default"] = value;
+        }
+      } else if (spec.type == OptionSpec::Type::boolean &&
+                 (spec.default_value == "true" || spec.default_value == "false")) {
+        o["default"] = spec.default_value == "true";
       }
     }
     o["required"] = spec.required;
