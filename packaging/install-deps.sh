@@ -40,6 +40,26 @@ tests      libxml2-utils          # tests/: xmllint validates docs examples agai
 tests      curl                   # tests/integration: drives the admin API and HTTP endpoints
 tests      python3                # tests/: helper scripts and fake servers
 
+adapters   libsqlite3-dev         # plugins/sql: SQLite through POCO Data (the embedded default)
+adapters   libpq-dev              # plugins/sql: PostgreSQL through POCO Data (libpq)
+adapters   librabbitmq-dev        # plugins/amqp: AMQP 0-9-1 client (rabbitmq-c)
+adapters   libmosquitto-dev       # plugins/mqtt: MQTT 3.1.1 and 5 client (libmosquitto)
+
+transforms libxml2-dev            # core transform steps: XSD validation (libxml2)
+transforms libxslt1-dev           # core transform steps: XSLT 1.0 with EXSLT (libxslt)
+transforms libjq-dev              # core transform steps: jq programs over JSON bodies (libjq)
+transforms liblua5.4-dev          # core transform steps: sandboxed Lua scripts
+
+servers    postgresql             # tests/: a real PostgreSQL server per test (initdb on a free port)
+servers    rabbitmq-server        # tests/: a real RabbitMQ broker, bench/: the durable-queue comparison
+servers    mosquitto              # tests/: a real MQTT broker
+servers    nats-server            # tests/: a real NATS server (JetStream)
+servers    nginx-light            # tests/bench: the HTTP reference the http adapter is measured against
+servers    wrk                    # tests/bench: HTTP load generator
+servers    python3-aiosmtpd       # tests/: a real SMTP server that receives the mail (/usr/bin/python3)
+servers    openssl                # tests/: throwaway CAs and certificates for the TLS tests
+servers    sqlite3                # tests/, docs/examples/retail: look into the inventory database
+
 lint       clang-format-14        # packaging/dev.sh format, format-check (pinned to 14)
 lint       clang-tidy-14          # packaging/dev.sh tidy, .clang-tidy (pinned to 14)
 '
