@@ -13,9 +13,11 @@
 #include <chrono>
 #include <cstdint>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <vector>
 
+#include <Poco/Base64Encoder.h>
 #include <Poco/Exception.h>
 #include <Poco/Net/Context.h>
 #include <Poco/Net/MailMessage.h>
@@ -144,6 +146,7 @@ class MailEndpoint : public sdk::Endpoint {
     if (!attach_) {
       const std::string text =
           text_.empty() ? std::string(message.body()) : busway::smtp::expand(text_, lookup);
+      mail.set("MIME-Version", "1.0");
       mail.setContentType(text_type);
       mail.setContent(text, Poco::Net::MailMessage::ENCODING_QUOTED_PRINTABLE);
       return;
@@ -176,15 +179,37 @@ class MailEndpoint : public sdk::Endpoint {
     return context;
   }
 
+  // EHLO, then AUTH when a user is set. AUTH is spoken here rather than through POCO's
+  // login(method, ...), which expects the exact challenge texts "Username:"/"Password:" and
+  // does not report every refusal; here every reply is checked and a refusal throws with
+  // the server's code (535: wrong credentials, permanent).
   void login(Poco::Net::SMTPClientSession& session) const {
-    if (user_.empty()) {
-      session.login(helo_);
-    } else {
-      session.login(helo_,
-                    auth_plain_ ? Poco::Net::SMTPClientSession::AUTH_PLAIN
-                                : Poco::Net::SMTPClientSession::AUTH_LOGIN,
-                    user_, password_);
+    session.login(helo_);
+    if (user_.empty()) return;
+    const auto expect = [](int status, int wanted, const std::string& step,
+                           const std::string& response) {
+      if (status != wanted) throw Poco::Net::SMTPException(step + " failed", response, status);
+    };
+    std::string response;
+    if (auth_plain_) {
+      const std::string token =
+          base64(std::string(1, '\0') + user_ + std::string(1, '\0') + password_);
+      expect(session.sendCommand("AUTH PLAIN " + token, response), 235, "AUTH PLAIN", response);
+      return;
     }
+    expect(session.sendCommand("AUTH LOGIN", response), 334, "AUTH LOGIN", response);
+    expect(session.sendCommand(base64(user_), response), 334, "AUTH LOGIN (user name)", response);
+    expect(session.sendCommand(base64(password_), response), 235, "AUTH LOGIN (password)",
+           response);
+  }
+
+  static std::string base64(const std::string& text) {
+    std::ostringstream out;
+    Poco::Base64Encoder encoder(out);
+    encoder.rdbuf()->setLineLength(0);
+    encoder << text;
+    encoder.close();
+    return out.str();
   }
 
   void deliver(const Poco::Net::MailMessage& mail) const {

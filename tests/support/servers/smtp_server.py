@@ -41,7 +41,7 @@ class Handler:
             n = self.count
         login = session.auth_data.decode() if isinstance(session.auth_data, bytes) else None
         meta = {"from": envelope.mail_from, "to": envelope.rcpt_tos, "login": login,
-                "tls": session.ssl is not None}
+                "tls": server.transport.get_extra_info("ssl_object") is not None}
         for name, data in ((f"{n}.json", json.dumps(meta).encode()), (f"{n}.eml", envelope.original_content)):
             tmp = os.path.join(self.maildir, "." + name + ".tmp")
             with open(tmp, "wb") as f:
