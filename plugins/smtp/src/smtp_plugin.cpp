@@ -269,6 +269,14 @@ class MailEndpoint : public sdk::Endpoint {
                            ": the server's certificate is not trusted: " + e.displayText() +
                            "; give its CA in ca-file (or verify=false for tests)");
     } catch (const Poco::Net::SSLException& e) {
+      // OpenSSL's "certificate verify failed" during the handshake: a configuration
+      // problem (ca-file, host name), not a passing one.
+      if (e.displayText().find("certificate verify failed") != std::string::npos) {
+        throw sdk::Error(sdk::Status::permanent,
+                         where_ + ": " + stage +
+                             ": the server's certificate is not trusted: " + e.displayText() +
+                             "; give its CA in ca-file (or verify=false for tests)");
+      }
       throw sdk::TransientError(where_ + ": " + stage + ": TLS failed: " + e.displayText());
     } catch (const Poco::TimeoutException& e) {
       throw sdk::TransientError(where_ + ": " + stage + ": timed out: " + e.displayText());
