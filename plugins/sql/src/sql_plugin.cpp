@@ -9,6 +9,7 @@
 // transaction. Consumer: polls 'query', delivers each row as a JSON object and runs
 // 'on-consume' for a row only once the bus has acknowledged it (at-least-once).
 // PostgreSQL LISTEN/NOTIFY (which POCO does not offer) goes through libpq directly.
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -134,6 +135,19 @@ bool mentionsConnection(const std::string& text) {
     }
     throw sdk::Error(sdk::Status::permanent, where + ": " + text);
   }
+}
+
+// A PostgreSQL connection string with connect_timeout (seconds) added unless it has one,
+// so that an unreachable server fails a send after `timeout` instead of TCP's minutes.
+std::string withConnectTimeout(const std::string& connection, std::chrono::milliseconds timeout) {
+  if (connection.find("connect_timeout") != std::string::npos) return connection;
+  const auto seconds =
+      std::to_string(std::max<std::int64_t>(2, static_cast<std::int64_t>(timeout.count() / 1000)));
+  if (connection.rfind("postgresql://", 0) == 0 || connection.rfind("postgres://", 0) == 0) {
+    return connection + (connection.find('?') == std::string::npos ? "?" : "&") +
+           "connect_timeout=" + seconds;
+  }
+  return connection + " connect_timeout=" + seconds;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -649,6 +663,8 @@ class SqlEndpoint : public sdk::Endpoint {
             "'host=127.0.0.1 port=5432 dbname=shop user=bus password=${env:PGPASSWORD}'");
       }
       connection = options.path();
+    } else if (dialect == Dialect::postgresql) {
+      connection = withConnectTimeout(connection, options.duration("connect-timeout"));
     }
     if (connection.empty())
       throw sdk::InvalidError(where_ + ": give the SQLite file as the path (sql:/var/lib/shop.db)");
