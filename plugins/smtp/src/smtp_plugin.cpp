@@ -25,7 +25,6 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SMTPClientSession.h>
 #include <Poco/Net/SSLException.h>
-#include <Poco/Net/SecureSMTPClientSession.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
@@ -65,6 +64,25 @@ int replyCode(const Poco::Exception& e) {
   }
   return 0;
 }
+
+// POCO's session plus STARTTLS on a socket we connected ourselves (with a timeout):
+// SecureSMTPClientSession only verifies the host name when it made the connection itself,
+// without a connect timeout.
+class Session : public Poco::Net::SMTPClientSession {
+ public:
+  using SMTPClientSession::SMTPClientSession;
+
+  // STARTTLS: the reply code when the server refuses, 0 when the connection is now TLS.
+  int startTls(const Poco::Net::Context::Ptr& context, const std::string& host,
+               std::string& response) {
+    const int status = sendCommand("STARTTLS", response);
+    if (status != 220) return status == 0 ? -1 : status;
+    Poco::Net::SecureStreamSocket secure =
+        Poco::Net::SecureStreamSocket::attach(socket(), host, context);
+    socket() = secure;
+    return 0;
+  }
+};
 
 class SmtpPlugin;
 
@@ -217,24 +235,6 @@ class MailEndpoint : public sdk::Endpoint {
     const std::string server = host_name_ + ":" + std::to_string(port_);
     std::string stage = "connecting to " + server;
     try {
-      if (security_ == Security::starttls) {
-        Poco::Net::SecureSMTPClientSession session(host_name_, port_);
-        session.setTimeout(timeout);
-        stage = "EHLO at " + server;
-        session.login(helo_);
-        stage = "STARTTLS at " + server;
-        if (!session.startTLS(context())) {
-          throw sdk::Error(sdk::Status::permanent,
-                           where_ + ": " + server +
-                               " refused STARTTLS; use security=tls (smtps) or security=none");
-        }
-        stage = user_.empty() ? "EHLO after STARTTLS at " + server : "AUTH at " + server;
-        login(session);
-        stage = "sending to " + server;
-        session.sendMessage(mail);
-        session.close();
-        return;
-      }
       Poco::Net::StreamSocket socket;
       const Poco::Net::SocketAddress address(host_name_, port_);
       if (security_ == Security::tls) {
@@ -245,8 +245,19 @@ class MailEndpoint : public sdk::Endpoint {
       } else {
         socket.connect(address, timeout);
       }
-      Poco::Net::SMTPClientSession session(socket);
+      Session session(socket);
       session.setTimeout(timeout);
+      if (security_ == Security::starttls) {
+        stage = "EHLO at " + server;
+        session.login(helo_);
+        stage = "STARTTLS at " + server;
+        std::string response;
+        if (const int refused = session.startTls(context(), host_name_, response); refused != 0) {
+          throw sdk::Error(sdk::Status::permanent,
+                           where_ + ": " + server + " refused STARTTLS (" + response +
+                               "); use security=tls (smtps) or security=none");
+        }
+      }
       stage = user_.empty() ? "EHLO at " + server : "AUTH at " + server;
       login(session);
       stage = "sending to " + server;

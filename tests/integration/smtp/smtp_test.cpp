@@ -163,6 +163,18 @@ TEST_F(SmtpTest, UntrustedCertificateIsRefused) {
   EXPECT_TRUE(server.mails().empty());
 }
 
+TEST_F(SmtpTest, NoStartTlsOnTheServerIsPermanentNeverPlainText) {
+  SmtpServer server;  // offers no STARTTLS
+  send(
+      at(server) + "?security=starttls&amp;from=shop@example.org&amp;to=${header.email}", "x",
+      "text/plain",
+      R"(<error-handler max-attempts="3" delay="100ms" dead-letter-uri="log:dead?show-headers=true"/>)");
+  ASSERT_TRUE(bus_.waitForOutput("[dead]", 30s)) << logs();
+  EXPECT_NE(logs().find("refused STARTTLS"), std::string::npos) << logs();
+  EXPECT_NE(logs().find("busway.failure.attempts=1"), std::string::npos) << logs();
+  EXPECT_TRUE(server.mails().empty());
+}
+
 TEST_F(SmtpTest, WrongPasswordIsPermanent) {
   SmtpServer::Settings settings;
   settings.user = "bus";
