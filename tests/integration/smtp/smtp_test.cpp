@@ -89,13 +89,16 @@ TEST_F(SmtpTest, MailArrivesWithSubjectRecipientsAndBody) {
 
 TEST_F(SmtpTest, HtmlBodyGoesOutAsHtml) {
   SmtpServer server;
-  send(at(server) + "?from=shop@example.org&amp;to=${header.email}&amp;subject=News",
+  send(at(server) + "?from=shop@example.org&amp;to=${header.email}&amp;subject=Grüße zu ${header.order}",
        "&lt;p&gt;Hello &lt;b&gt;Ann&lt;/b&gt;&lt;/p&gt;", "text/html");
   ASSERT_TRUE(server.waitForMails(1, 30s)) << logs() << server.log();
   const auto mail = server.mails().at(0);
   EXPECT_NE(mail.data.find("Content-Type: text/html; charset=utf-8"), std::string::npos)
       << mail.data;
   EXPECT_NE(mail.data.find("<p>Hello <b>Ann</b></p>"), std::string::npos) << mail.data;
+  // Non-ASCII subjects are RFC 2047 encoded words.
+  EXPECT_NE(mail.data.find("Subject: =?UTF-8?q?Gr=C3=BC=C3=9Fe"), std::string::npos) << mail.data;
+  EXPECT_NE(mail.data.find("A-17"), std::string::npos) << mail.data;
 }
 
 TEST_F(SmtpTest, BodyAsAttachmentNamedByAHeader) {
