@@ -159,6 +159,20 @@ TEST_F(SqliteTest, ExpectRowsRollsBackEveryStatementAndDeadLetters) {
   EXPECT_EQ(sql("SELECT count(*) FROM orders;"), "1");
 }
 
+TEST_F(SqliteTest, ConcurrentWritersAllCommit) {
+  sql("CREATE TABLE hits(n INTEGER PRIMARY KEY);");
+  run(R"(<route id="hits">
+    <error-handler max-attempts="10" delay="100ms" dead-letter-uri="log:dead?show-headers=true"/>
+    <from uri="timer:go?period=10ms&amp;count=60"/>
+    <set-body media-type="application/json">{"n": ${header.timer.count}}</set-body>
+    <to uri="sql:)" +
+      db() + R"x(?pool-size=4&amp;query=INSERT INTO hits(n) VALUES (:body.n)"/>
+  </route>)x");
+  ASSERT_TRUE(eventually([&] { return sql("SELECT count(*) FROM hits;") == "60"; }, 60s)) << logs();
+  EXPECT_EQ(sql("SELECT min(n) || '-' || max(n) FROM hits;"), "1-60");
+  EXPECT_EQ(logs().find("[dead]"), std::string::npos) << logs();
+}
+
 TEST_F(SqliteTest, MissingTableGoesToTheDeadLetterWithTheSqlError) {
   sql("CREATE TABLE t(x INTEGER);");
   run(R"(<route id="bad">
