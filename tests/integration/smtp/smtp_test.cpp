@@ -89,7 +89,8 @@ TEST_F(SmtpTest, MailArrivesWithSubjectRecipientsAndBody) {
 
 TEST_F(SmtpTest, HtmlBodyGoesOutAsHtml) {
   SmtpServer server;
-  send(at(server) + "?from=shop@example.org&amp;to=${header.email}&amp;subject=Grüße zu ${header.order}",
+  send(at(server) +
+           "?from=shop@example.org&amp;to=${header.email}&amp;subject=Grüße zu ${header.order}",
        "&lt;p&gt;Hello &lt;b&gt;Ann&lt;/b&gt;&lt;/p&gt;", "text/html");
   ASSERT_TRUE(server.waitForMails(1, 30s)) << logs() << server.log();
   const auto mail = server.mails().at(0);
