@@ -55,14 +55,6 @@ using busway::sql::Parameter;
 // ---------------------------------------------------------------------------------------
 // Errors: what a database exception means for the route (retry or dead letter).
 
-// The SQLSTATE POCO's PostgreSQL messages carry ("... State: 23505 ..."), or "".
-std::string sqlState(const std::string& text) {
-  const auto at = text.find("State: ");
-  if (at == std::string::npos || at + 12 > text.size()) return {};
-  const std::string state = text.substr(at + 7, 5);
-  return state == "N/A" || state.rfind("N/A", 0) == 0 ? std::string() : state;
-}
-
 bool mentionsConnection(const std::string& text) {
   for (const char* word : {"connection", "server closed", "could not connect", "not connected",
                            "terminating", "no connection", "Connection"}) {
@@ -103,7 +95,7 @@ bool mentionsConnection(const std::string& text) {
                               ": lost the PostgreSQL connection, will retry: " + e.displayText());
   } catch (const Poco::Data::PostgreSQL::PostgreSQLException& e) {
     const std::string text = e.displayText();
-    const std::string state = sqlState(text);
+    const std::string state = busway::sql::sqlState(text);
     const std::string cls = state.substr(0, 2);
     // 08 connection, 40 serialization/deadlock, 53 resources, 57 operator intervention
     // (shutdown), 58 system error, 55P03 lock not available: worth retrying.
@@ -136,19 +128,6 @@ bool mentionsConnection(const std::string& text) {
     }
     throw sdk::Error(sdk::Status::permanent, where + ": " + text);
   }
-}
-
-// A PostgreSQL connection string with connect_timeout (seconds) added unless it has one,
-// so that an unreachable server fails a send after `timeout` instead of TCP's minutes.
-std::string withConnectTimeout(const std::string& connection, std::chrono::milliseconds timeout) {
-  if (connection.find("connect_timeout") != std::string::npos) return connection;
-  const auto seconds =
-      std::to_string(std::max<std::int64_t>(2, static_cast<std::int64_t>(timeout.count() / 1000)));
-  if (connection.rfind("postgresql://", 0) == 0 || connection.rfind("postgres://", 0) == 0) {
-    return connection + (connection.find('?') == std::string::npos ? "?" : "&") +
-           "connect_timeout=" + seconds;
-  }
-  return connection + " connect_timeout=" + seconds;
 }
 
 // ---------------------------------------------------------------------------------------
@@ -665,7 +644,7 @@ class SqlEndpoint : public sdk::Endpoint {
       }
       connection = options.path();
     } else if (dialect == Dialect::postgresql) {
-      connection = withConnectTimeout(connection, options.duration("connect-timeout"));
+      connection = busway::sql::withConnectTimeout(connection, options.duration("connect-timeout"));
     }
     if (connection.empty())
       throw sdk::InvalidError(where_ + ": give the SQLite file as the path (sql:/var/lib/shop.db)");

@@ -1,6 +1,8 @@
 #include "sql_text.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdint>
 
 namespace busway::sql {
 namespace {
@@ -123,6 +125,27 @@ std::vector<CompiledStatement> compile(std::string_view sql, Dialect dialect) {
   finish();
   if (out.empty()) throw SqlTextError("the query is empty: give at least one SQL statement");
   return out;
+}
+
+std::string sqlState(const std::string& text) {
+  const auto at = text.find("State: ");
+  if (at == std::string::npos || at + 12 > text.size()) return {};
+  const std::string state = text.substr(at + 7, 5);
+  for (const char c : state) {
+    if (std::isalnum(static_cast<unsigned char>(c)) == 0) return {};  // "N/A"
+  }
+  return state;
+}
+
+std::string withConnectTimeout(const std::string& connection, std::chrono::milliseconds timeout) {
+  if (connection.find("connect_timeout") != std::string::npos) return connection;
+  const auto seconds =
+      std::to_string(std::max<std::int64_t>(2, static_cast<std::int64_t>(timeout.count() / 1000)));
+  if (connection.rfind("postgresql://", 0) == 0 || connection.rfind("postgres://", 0) == 0) {
+    return connection + (connection.find('?') == std::string::npos ? "?" : "&") +
+           "connect_timeout=" + seconds;
+  }
+  return connection + " connect_timeout=" + seconds;
 }
 
 }  // namespace busway::sql

@@ -6,6 +6,7 @@
 // recorded in order. Values are always bound, never pasted into the text. Quoted strings,
 // quoted identifiers, comments and PostgreSQL `::` casts are left alone.
 
+#include <chrono>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -39,5 +40,14 @@ std::vector<CompiledStatement> compile(std::string_view sql, Dialect dialect);
 
 // "items.0.sku" -> {"items", "0", "sku"}; "" -> {}.
 std::vector<std::string> splitPath(std::string_view path);
+
+// The SQLSTATE in POCO's PostgreSQL error text ("... State: 23505 ..."), or "" when it has
+// none (a connection that broke has none).
+std::string sqlState(const std::string& text);
+
+// A PostgreSQL connection string with connect_timeout (whole seconds, at least 2) added
+// unless it has one, so an unreachable server fails after `timeout` rather than TCP's minutes.
+// Works for key=value strings and postgresql:// URIs.
+std::string withConnectTimeout(const std::string& connection, std::chrono::milliseconds timeout);
 
 }  // namespace busway::sql

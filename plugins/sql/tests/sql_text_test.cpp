@@ -63,5 +63,28 @@ TEST(SqlText, ErrorsSayWhatAndWhere) {
   EXPECT_THROW(compile("  ; -- nothing", Dialect::sqlite), SqlTextError);
 }
 
+TEST(SqlText, SqlStateFromPocoText) {
+  EXPECT_EQ(
+      sqlState("postgresql_stmt_execute error: ERROR: duplicate key Severity: ERROR State: 23505 "
+               "Detail: N/A"),
+      "23505");
+  EXPECT_EQ(
+      sqlState("server closed the connection unexpectedly Severity: N/A State: N/A Detail: N/A"),
+      "");
+  EXPECT_EQ(sqlState("no state here"), "");
+}
+
+TEST(SqlText, ConnectTimeoutIsAddedOnce) {
+  using std::chrono::seconds;
+  EXPECT_EQ(withConnectTimeout("host=db dbname=shop", seconds(10)),
+            "host=db dbname=shop connect_timeout=10");
+  EXPECT_EQ(withConnectTimeout("postgresql://bus@db/shop", seconds(7)),
+            "postgresql://bus@db/shop?connect_timeout=7");
+  EXPECT_EQ(withConnectTimeout("postgresql://db/shop?sslmode=require", seconds(1)),
+            "postgresql://db/shop?sslmode=require&connect_timeout=2");
+  EXPECT_EQ(withConnectTimeout("host=db connect_timeout=3", seconds(10)),
+            "host=db connect_timeout=3");
+}
+
 }  // namespace
 }  // namespace busway::sql
