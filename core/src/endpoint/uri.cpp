@@ -84,4 +84,16 @@ const std::string* Uri::option(std::string_view name) const noexcept {
   return nullptr;
 }
 
+std::string Uri::redact(std::string text) {
+  if (const auto authority = text.find("//"); authority != std::string::npos) {
+    const auto end = text.find('/', authority + 2);
+    const auto at = text.rfind('@', end);
+    if (at != std::string::npos && at > authority) {
+      const auto colon = text.find(':', authority + 2);
+      if (colon != std::string::npos && colon < at) text.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  return text;
+}
+
 }  // namespace busway

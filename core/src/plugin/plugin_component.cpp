@@ -95,14 +95,14 @@ class PluginEndpoint final : public Endpoint, public std::enable_shared_from_thi
     if (api_->send == nullptr) {
       return Error(ErrorKind::invalid, uri().scheme + ": (plugin " + plugin_->id + ") only starts routes (from), it cannot be sent to");
     }
-    return ProcessorPtr(std::make_shared<PluginProducer>(shared_from_this(), api_, handle_, uri().key()));
+    return ProcessorPtr(std::make_shared<PluginProducer>(shared_from_this(), api_, handle_, uri().redacted()));
   }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr route) override {
     if (api_->start == nullptr || api_->stop == nullptr) {
       return Error(ErrorKind::invalid, uri().scheme + ": (plugin " + plugin_->id + ") only receives messages (to), it cannot start a route");
     }
     return std::unique_ptr<Consumer>(std::make_unique<PluginConsumer>(shared_from_this(), api_, handle_, std::move(route),
-                                                                      executor_, plugin_->id + " " + uri().key()));
+                                                                      executor_, plugin_->id + " " + uri().redacted()));
   }
 
  private:

@@ -27,22 +27,6 @@ std::vector<std::string> splitWords(const std::string& text) {
   return words;
 }
 
-// A URI as it may appear in message history, logs and dead letters: without its options
-// (placeholders are resolved by then, so `password=${env:X}` would be in clear) and with
-// the password of a `//user:password@host` part masked.
-std::string redactedUri(const std::string& text) {
-  std::string out = text.substr(0, text.find('?'));
-  if (const auto authority = out.find("//"); authority != std::string::npos) {
-    const auto end = out.find('/', authority + 2);
-    const auto at = out.rfind('@', end);
-    if (at != std::string::npos && at > authority) {
-      const auto colon = out.find(':', authority + 2);
-      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
-    }
-  }
-  return out;
-}
-
 // The error kinds a table may name (unavailable is a load-time state, not a message's).
 std::optional<ErrorKind> errorKindNamed(const std::string& name) {
   for (const ErrorKind kind : {ErrorKind::transient, ErrorKind::permanent, ErrorKind::invalid, ErrorKind::timeout,
@@ -164,7 +148,7 @@ class Compiler {
 
   std::string targetName(const StepDef& step) const {
     if (const auto* ref = step.attribute("ref")) return ref->value;
-    if (const auto* uri = step.attribute("uri")) return redactedUri(uri->value);
+    if (const auto* uri = step.attribute("uri")) return Uri::redact(uri->value.substr(0, uri->value.find('?')));
     return step.kind;
   }
 

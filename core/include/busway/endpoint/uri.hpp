@@ -23,6 +23,11 @@ struct Uri {
   const std::string* option(std::string_view name) const noexcept;
   // "scheme:path" without options: endpoints with the same key are the same channel.
   std::string key() const { return scheme + ':' + path; }
+  // The key with the password of a `//user:password@host` part masked: how an endpoint is
+  // named in history, logs and dead letters (option values may hold credentials too, and
+  // are left out).
+  std::string redacted() const { return redact(key()); }
+  static std::string redact(std::string text_without_options);
 };
 
 }  // namespace busway
