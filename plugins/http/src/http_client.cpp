@@ -1,5 +1,8 @@
 #include "http_client.hpp"
 
+#include <istream>
+#include <ostream>
+
 #include <Poco/Exception.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -8,9 +11,6 @@
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLException.h>
 #include <Poco/StreamCopier.h>
-
-#include <istream>
-#include <ostream>
 
 namespace busway::http {
 
@@ -34,7 +34,8 @@ Workers::~Workers() {
 void Workers::push(std::unique_ptr<Task> task) {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
-    if (stopping_) throw sdk::RejectedError("the http plugin is stopping; the request was not sent");
+    if (stopping_)
+      throw sdk::RejectedError("the http plugin is stopping; the request was not sent");
     queue_.push_back(std::move(task));
     if (threads_.size() < size_ && running_ + queue_.size() > threads_.size()) {
       threads_.emplace_back([this] { loop(); });
@@ -77,7 +78,8 @@ std::unique_ptr<Poco::Net::HTTPClientSession> SessionPool::take(const std::strin
   return session;
 }
 
-void SessionPool::give(const std::string& key, std::unique_ptr<Poco::Net::HTTPClientSession> session) {
+void SessionPool::give(const std::string& key,
+                       std::unique_ptr<Poco::Net::HTTPClientSession> session) {
   const std::lock_guard<std::mutex> lock(mutex_);
   auto& sessions = idle_[key];
   if (sessions.size() < per_key_) sessions.push_back(std::move(session));
@@ -99,10 +101,11 @@ Poco::Timespan span(std::chrono::milliseconds d) {
 std::unique_ptr<Poco::Net::HTTPClientSession> connect(const ClientTarget& target) {
   std::unique_ptr<Poco::Net::HTTPClientSession> session;
   if (target.tls) {
-    session = std::make_unique<Poco::Net::HTTPSClientSession>(target.host, static_cast<Poco::UInt16>(target.port),
-                                                              target.context);
+    session = std::make_unique<Poco::Net::HTTPSClientSession>(
+        target.host, static_cast<Poco::UInt16>(target.port), target.context);
   } else {
-    session = std::make_unique<Poco::Net::HTTPClientSession>(target.host, static_cast<Poco::UInt16>(target.port));
+    session = std::make_unique<Poco::Net::HTTPClientSession>(
+        target.host, static_cast<Poco::UInt16>(target.port));
   }
   session->setTimeout(span(target.connect_timeout), span(target.timeout), span(target.timeout));
   session->setKeepAlive(true);
@@ -119,7 +122,8 @@ Response exchange(Poco::Net::HTTPClientSession& session, const Request& request)
     out.setContentLength64(static_cast<Poco::Int64>(request.body.size()));
   }
   std::ostream& os = session.sendRequest(out);
-  if (with_body && !request.body.empty()) os.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
+  if (with_body && !request.body.empty())
+    os.write(request.body.data(), static_cast<std::streamsize>(request.body.size()));
   Poco::Net::HTTPResponse in;
   std::istream& is = session.receiveResponse(in);
   Response response;
@@ -146,17 +150,20 @@ Response perform(const ClientTarget& target, const Request& request, SessionPool
       return response;
     } catch (const Poco::TimeoutException&) {
       throw sdk::TransientError(request.url + ": no answer within " + seconds(target.timeout) +
-                                " (option timeout; connect-timeout " + seconds(target.connect_timeout) + ")");
+                                " (option timeout; connect-timeout " +
+                                seconds(target.connect_timeout) + ")");
     } catch (const Poco::Net::ConnectionRefusedException& e) {
       throw sdk::TransientError(request.url + ": connection refused (" + e.displayText() +
                                 "); is the server up on that host and port?");
     } catch (const Poco::Net::SSLException& e) {
       if (reused) continue;
-      throw sdk::Error(sdk::Status::permanent,
-                       request.url + ": TLS failed: " + e.displayText() +
-                           (target.verify ? "; if the server's certificate is signed by your own CA, give it with "
-                                            "ca-file=/path/ca.pem (the certificate must also name the host)"
-                                          : ""));
+      throw sdk::Error(
+          sdk::Status::permanent,
+          request.url + ": TLS failed: " + e.displayText() +
+              (target.verify
+                   ? "; if the server's certificate is signed by your own CA, give it with "
+                     "ca-file=/path/ca.pem (the certificate must also name the host)"
+                   : ""));
     } catch (const Poco::Net::HostNotFoundException& e) {
       throw sdk::TransientError(request.url + ": " + e.displayText() + " (check the host name)");
     } catch (const Poco::Exception& e) {

@@ -3,8 +3,6 @@
 // The producer side: requests run on the plugin's own threads (a send never blocks the
 // bus's workers), over keep-alive connections pooled per host and port.
 
-#include <busway/plugin.hpp>
-
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -19,6 +17,8 @@
 
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPClientSession.h>
+
+#include <busway/plugin.hpp>
 
 namespace busway::http {
 

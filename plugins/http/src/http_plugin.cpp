@@ -2,11 +2,6 @@
 //   <from uri="http:0.0.0.0:8080/orders/{id}?methods=POST"/>   a server route (request-reply)
 //   <to uri="http://erp:8080/orders/${header.id}?method=PUT"/>   a client call
 // docs/plugins/http.md describes every option and header.
-#include <busway/plugin.hpp>
-
-#include <Poco/Exception.h>
-#include <Poco/Net/SSLManager.h>
-
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -14,9 +9,13 @@
 #include <string>
 #include <string_view>
 
+#include <Poco/Exception.h>
+#include <Poco/Net/SSLManager.h>
+
 #include "http_client.hpp"
 #include "http_server.hpp"
 #include "http_support.hpp"
+#include <busway/plugin.hpp>
 
 namespace busway::http {
 namespace {
@@ -67,7 +66,8 @@ class HttpEndpoint : public sdk::Endpoint {
  public:
   static constexpr std::string_view scheme = "http";
 
-  HttpEndpoint(HttpPlugin& plugin, const sdk::Options& options) : HttpEndpoint(plugin, options, false) {}
+  HttpEndpoint(HttpPlugin& plugin, const sdk::Options& options)
+      : HttpEndpoint(plugin, options, false) {}
 
   void startConsumer(sdk::Route route) override {
     if (server_.tls) {
@@ -93,25 +93,29 @@ class HttpEndpoint : public sdk::Endpoint {
     try {
       request->target = path_.render(lookup, message.id(), message.correlationId(), true);
       if (query_) {
-        const std::string query = query_->render(lookup, message.id(), message.correlationId(), false);
+        const std::string query =
+            query_->render(lookup, message.id(), message.correlationId(), false);
         if (!query.empty()) request->target += "?" + query;
       }
     } catch (const std::out_of_range& e) {
-      throw sdk::InvalidError(uri_ + ": " + e.what() + "; set it before this step, e.g. <set-header name=\"...\">");
+      throw sdk::InvalidError(uri_ + ": " + e.what() +
+                              "; set it before this step, e.g. <set-header name=\"...\">");
     }
     request->url = method_ + " " + base_url_ + request->target;
     request->body = std::string(message.body());
     request->media_type = std::string(message.mediaType());
     message.forEachHeader([&](std::string_view name, std::string_view value) {
-      if (startsWithIgnoreCase(name, kRequestHeaderPrefix) && name.size() > kRequestHeaderPrefix.size()) {
-        request->headers.emplace_back(std::string(name.substr(kRequestHeaderPrefix.size())), std::string(value));
+      if (startsWithIgnoreCase(name, kRequestHeaderPrefix) &&
+          name.size() > kRequestHeaderPrefix.size()) {
+        request->headers.emplace_back(std::string(name.substr(kRequestHeaderPrefix.size())),
+                                      std::string(value));
       }
     });
     ensureContext();
 
     sdk::Sending later = sending.defer();
-    plugin_.workers().post([target = target_, request, later = std::move(later), &sessions = plugin_.sessions(),
-                            host = plugin_.host()]() mutable {
+    plugin_.workers().post([target = target_, request, later = std::move(later),
+                            &sessions = plugin_.sessions(), host = plugin_.host()]() mutable {
       try {
         const Response response = perform(*target, *request, sessions);
         const sdk::MessageRef out = later.message();
@@ -119,20 +123,25 @@ class HttpEndpoint : public sdk::Endpoint {
         const Outcome outcome = outcomeOf(response.status);
         if (outcome == Outcome::ok) {
           if (later.wantsReply()) {
-            out.setBody(response.body,
-                        response.content_type.empty() ? "application/octet-stream" : mediaTypeOf(response.content_type));
-            for (const auto& [name, value] : response.headers) out.setHeader("http.header." + toLower(name), value);
+            out.setBody(response.body, response.content_type.empty()
+                                           ? "application/octet-stream"
+                                           : mediaTypeOf(response.content_type));
+            for (const auto& [name, value] : response.headers)
+              out.setHeader("http.header." + toLower(name), value);
           }
           host.metric("client.requests");
           later.complete();
           return;
         }
-        std::string text = request->url + " answered " + std::to_string(response.status) + " " + response.reason;
+        std::string text =
+            request->url + " answered " + std::to_string(response.status) + " " + response.reason;
         if (!response.body.empty()) {
           text += ": " + response.body.substr(0, 200) + (response.body.size() > 200 ? "..." : "");
         }
-        host.metric(outcome == Outcome::transient ? "client.transient-failures" : "client.permanent-failures");
-        later.fail(outcome == Outcome::transient ? sdk::Status::transient : sdk::Status::permanent, text);
+        host.metric(outcome == Outcome::transient ? "client.transient-failures"
+                                                  : "client.permanent-failures");
+        later.fail(outcome == Outcome::transient ? sdk::Status::transient : sdk::Status::permanent,
+                   text);
       } catch (const sdk::Error& e) {
         host.metric("client.transient-failures");
         later.fail(e.status(), e.what());
@@ -160,7 +169,8 @@ class HttpEndpoint : public sdk::Endpoint {
       if (server_.max_threads < 1) throw std::invalid_argument("max-threads must be at least 1");
       for (const auto* file : {&server_.cert, &server_.key}) {
         if (!file->empty() && !std::filesystem::exists(*file)) {
-          throw std::invalid_argument("the file '" + *file + "' does not exist (options cert and key)");
+          throw std::invalid_argument("the file '" + *file +
+                                      "' does not exist (options cert and key)");
         }
       }
 
@@ -178,7 +188,8 @@ class HttpEndpoint : public sdk::Endpoint {
       if (const auto query = options.get("query"); query && !query->empty()) query_.emplace(*query);
       method_ = toLower(options.text("method", "POST"));
       for (char& c : method_) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
-      if (parseMethods(method_).size() != 1) throw std::invalid_argument("method must be one HTTP method, e.g. PUT");
+      if (parseMethods(method_).size() != 1)
+        throw std::invalid_argument("method must be one HTTP method, e.g. PUT");
 
       auto target = std::make_shared<ClientTarget>();
       target->tls = tls;
@@ -189,11 +200,15 @@ class HttpEndpoint : public sdk::Endpoint {
       target->ca_file = options.text("ca-file", "");
       target->verify = options.boolean("verify", true);
       if (!target->ca_file.empty() && !std::filesystem::exists(target->ca_file)) {
-        throw std::invalid_argument("the CA file '" + target->ca_file + "' does not exist (option ca-file)");
+        throw std::invalid_argument("the CA file '" + target->ca_file +
+                                    "' does not exist (option ca-file)");
       }
-      const std::string host_part = address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
-      base_url_ = std::string(tls ? "https://" : "http://") + host_part + ":" + std::to_string(address.port);
-      target->pool_key = base_url_ + "|" + target->ca_file + "|" + (target->verify ? "verify" : "no-verify");
+      const std::string host_part =
+          address.host.find(':') != std::string::npos ? "[" + address.host + "]" : address.host;
+      base_url_ = std::string(tls ? "https://" : "http://") + host_part + ":" +
+                  std::to_string(address.port);
+      target->pool_key =
+          base_url_ + "|" + target->ca_file + "|" + (target->verify ? "verify" : "no-verify");
       target_ = std::move(target);
     } catch (const std::invalid_argument& e) {
       throw sdk::InvalidError(uri_ + ": " + e.what());
@@ -209,8 +224,8 @@ class HttpEndpoint : public sdk::Endpoint {
         auto target = std::make_shared<ClientTarget>(*target_);
         target->context = new Poco::Net::Context(
             Poco::Net::Context::TLS_CLIENT_USE, target->ca_file,
-            target->verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE, 9,
-            target->ca_file.empty());
+            target->verify ? Poco::Net::Context::VERIFY_RELAXED : Poco::Net::Context::VERIFY_NONE,
+            9, target->ca_file.empty());
         target_ = std::move(target);
       } catch (const Poco::Exception& e) {
         context_error_ = uri_ + ": cannot set up TLS: " + e.displayText() + " (check ca-file)";
@@ -238,7 +253,8 @@ class HttpEndpoint : public sdk::Endpoint {
 class HttpsEndpoint : public HttpEndpoint {
  public:
   static constexpr std::string_view scheme = "https";
-  HttpsEndpoint(HttpPlugin& plugin, const sdk::Options& options) : HttpEndpoint(plugin, options, true) {}
+  HttpsEndpoint(HttpPlugin& plugin, const sdk::Options& options)
+      : HttpEndpoint(plugin, options, true) {}
 };
 
 }  // namespace busway::http

@@ -1,25 +1,29 @@
 #include "http_server.hpp"
 
-#include <Poco/Exception.h>
-#include <Poco/Net/Context.h>
-#include <Poco/Net/HTTPRequestHandler.h>
-#include <Poco/Net/HTTPRequestHandlerFactory.h>
-#include <Poco/Net/HTTPServer.h>
-#include <Poco/Net/HTTPServerParams.h>
-#include <Poco/Net/HTTPServerRequest.h>
-#include <Poco/Net/HTTPServerResponse.h>
-#include <Poco/Net/NetException.h>
-#include <Poco/Net/SecureServerSocket.h>
-#include <Poco/Net/ServerSocket.h>
-#include <Poco/Net/SocketAddress.h>
-#include <Poco/ThreadPool.h>
-
 #include <algorithm>
 #include <charconv>
 #include <condition_variable>
 #include <istream>
 #include <optional>
 #include <utility>
+
+#include <Poco/Exception.h>
+#include <Poco/Net/Context.h>
+#include <Poco/Net/HTTPServerParams.h>
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerRequestImpl.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/Net/HTTPServerResponseImpl.h>
+#include <Poco/Net/HTTPServerSession.h>
+#include <Poco/Net/NetException.h>
+#include <Poco/Net/SecureServerSocket.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/SocketAddress.h>
+#include <Poco/Net/TCPServer.h>
+#include <Poco/Net/TCPServerConnection.h>
+#include <Poco/Net/TCPServerConnectionFactory.h>
+#include <Poco/ThreadPool.h>
+#include <Poco/Timestamp.h>
 
 namespace busway::http {
 namespace {
@@ -61,11 +65,13 @@ struct Waiter {
 std::optional<int> parseStatus(std::string_view text) {
   int value = 0;
   const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc() || end != text.data() + text.size() || value < 100 || value > 599) return std::nullopt;
+  if (ec != std::errc() || end != text.data() + text.size() || value < 100 || value > 599)
+    return std::nullopt;
   return value;
 }
 
-void send(HTTPServerResponse& response, int status, std::string_view media_type, const std::string& body) {
+void send(HTTPServerResponse& response, int status, std::string_view media_type,
+          const std::string& body) {
   response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
   if (!media_type.empty()) response.setContentType(std::string(media_type));
   response.sendBuffer(body.data(), body.size());
@@ -75,15 +81,17 @@ void sendError(HTTPServerResponse& response, int status, std::string_view messag
   send(response, status, "application/json", jsonError(status, message));
 }
 
-class Dispatcher final : public Poco::Net::HTTPRequestHandler {
+class Dispatcher {
  public:
   explicit Dispatcher(Server& server) : server_(server) {}
 
-  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) override {
+  void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) {
     try {
       handle(request, response);
     } catch (const Poco::Net::NetException&) {
       throw;  // the peer went away: nothing to answer
+    } catch (const Poco::TimeoutException&) {
+      throw;
     } catch (const Poco::Exception& e) {
       malformed(request, response, e.displayText());
     } catch (const std::exception& e) {
@@ -97,7 +105,8 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
  private:
   static bool hasBody(const HTTPServerRequest& request) {
     try {
-      return request.getChunkedTransferEncoding() || (request.hasContentLength() && request.getContentLength64() > 0);
+      return request.getChunkedTransferEncoding() ||
+             (request.hasContentLength() && request.getContentLength64() > 0);
     } catch (const Poco::Exception&) {
       return true;
     }
@@ -108,7 +117,8 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
     if (hasBody(request)) response.setKeepAlive(false);
   }
 
-  void malformed(const HTTPServerRequest& request, HTTPServerResponse& response, const std::string& why) {
+  void malformed(const HTTPServerRequest& request, HTTPServerResponse& response,
+                 const std::string& why) {
     server_.host().metric("server.bad-requests");
     if (response.sent()) return;
     static_cast<void>(request);
@@ -124,8 +134,9 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
     }
     const auto question = target.find('?');
     const std::string_view raw_path = std::string_view(target).substr(0, question);
-    const std::string_view query =
-        question == std::string::npos ? std::string_view() : std::string_view(target).substr(question + 1);
+    const std::string_view query = question == std::string::npos
+                                       ? std::string_view()
+                                       : std::string_view(target).substr(question + 1);
     // Content-Length that does not parse is malformed (POCO throws a SyntaxException here).
     const bool chunked = request.getChunkedTransferEncoding();
     const std::int64_t length = request.hasContentLength() ? request.getContentLength64() : 0;
@@ -144,7 +155,8 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
       auto matched = it->config->pattern.match(raw_path);
       if (!matched) continue;
       const auto& methods = it->config->methods;
-      if (!methods.empty() && std::find(methods.begin(), methods.end(), request.getMethod()) == methods.end()) {
+      if (!methods.empty() &&
+          std::find(methods.begin(), methods.end(), request.getMethod()) == methods.end()) {
         for (const auto& m : methods) {
           if (std::find(allowed.begin(), allowed.end(), m) == allowed.end()) allowed.push_back(m);
         }
@@ -162,11 +174,13 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
         std::string allow;
         for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
         response.set("Allow", allow);
-        sendError(response, 405, "method " + request.getMethod() + " is not allowed on " + std::string(raw_path) +
-                                     "; allowed: " + allow);
+        sendError(response, 405,
+                  "method " + request.getMethod() + " is not allowed on " + std::string(raw_path) +
+                      "; allowed: " + allow);
         server_.host().metric("server.method-not-allowed");
       } else {
-        sendError(response, 404, "no route for " + std::string(raw_path) + " on " + server_.config().url());
+        sendError(response, 404,
+                  "no route for " + std::string(raw_path) + " on " + server_.config().url());
         server_.host().metric("server.not-found");
       }
       return;
@@ -176,19 +190,22 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
     // The body, within the limit.
     if (!chunked && static_cast<std::uint64_t>(length) > config.max_body) {
       response.setKeepAlive(false);
-      sendError(response, 413, "the body has " + std::to_string(length) + " bytes; this endpoint takes at most " +
-                                   std::to_string(config.max_body) + " (option max-body)");
+      sendError(response, 413,
+                "the body has " + std::to_string(length) + " bytes; this endpoint takes at most " +
+                    std::to_string(config.max_body) + " (option max-body)");
       server_.host().metric("server.too-large");
       return;
     }
     std::string body;
+    if ((chunked || length > 0) && request.getExpectContinue()) response.sendContinue();
     std::istream& in = request.stream();
     if (!chunked) {
       body.resize(static_cast<std::size_t>(length));
       if (length > 0) in.read(body.data(), static_cast<std::streamsize>(length));
       if (static_cast<std::int64_t>(in.gcount()) != length && length > 0) {
-        malformed(request, response, "the body ended after " + std::to_string(in.gcount()) + " of " +
-                                         std::to_string(length) + " bytes");
+        malformed(request, response,
+                  "the body ended after " + std::to_string(in.gcount()) + " of " +
+                      std::to_string(length) + " bytes");
         return;
       }
     } else {
@@ -198,8 +215,9 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
         body.append(buffer, static_cast<std::size_t>(in.gcount()));
         if (body.size() > config.max_body) {
           response.setKeepAlive(false);
-          sendError(response, 413, "the chunked body is larger than " + std::to_string(config.max_body) +
-                                       " bytes (option max-body)");
+          sendError(response, 413,
+                    "the chunked body is larger than " + std::to_string(config.max_body) +
+                        " bytes (option max-body)");
           server_.host().metric("server.too-large");
           return;
         }
@@ -213,8 +231,9 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
         return;
       }
       if (!signatureMatches(request.get(config.hmac_header), config.hmac_secret, body)) {
-        sendError(response, 401, "the signature in " + config.hmac_header +
-                                     " does not match the body (HMAC-SHA256 with the shared secret)");
+        sendError(response, 401,
+                  "the signature in " + config.hmac_header +
+                      " does not match the body (HMAC-SHA256 with the shared secret)");
         server_.host().metric("server.bad-signature");
         return;
       }
@@ -222,8 +241,8 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
 
     const sdk::Host host = server_.host();
     const std::string content_type = request.getContentType();
-    sdk::OwnedMessage message =
-        host.newMessage(body, content_type.empty() ? "application/octet-stream" : mediaTypeOf(content_type));
+    sdk::OwnedMessage message = host.newMessage(
+        body, content_type.empty() ? "application/octet-stream" : mediaTypeOf(content_type));
     message.setHeader("http.method", request.getMethod());
     message.setHeader("http.path", percentDecode(raw_path));
     message.setHeader("http.query", query);
@@ -234,7 +253,8 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
     for (const auto& [name, value] : request) {
       const std::string header = "http.header." + toLower(name);
       if (auto existing = message.header(header); existing && header == previous) {
-        joined = std::string(*existing) + ", " + value;  // repeated header: one comma-separated value
+        joined =
+            std::string(*existing) + ", " + value;  // repeated header: one comma-separated value
         message.setHeader(header, joined);
       } else {
         message.setHeader(header, value);
@@ -243,39 +263,44 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
     }
 
     auto waiter = std::make_shared<Waiter>();
-    const sdk::Status status = chosen->route.request(std::move(message), [waiter](const sdk::DeliveryResult& result) {
-      std::lock_guard<std::mutex> lock(waiter->mutex);
-      waiter->status = result.status;
-      if (!result.ok()) {
-        waiter->error = std::string(result.error);
-      } else if (result.reply) {
-        const sdk::MessageView& reply = *result.reply;
-        auto code = reply.header("http.status");
-        if (!code) code = reply.header("status");  // what <reply status="..."> sets
-        if (code) {
-          if (const auto parsed = parseStatus(*code)) {
-            waiter->http_status = *parsed;
-          } else {
-            waiter->status = sdk::Status::invalid;
-            waiter->error = "the reply's status '" + std::string(*code) + "' is not an HTTP status (100-599)";
+    const sdk::Status status =
+        chosen->route.request(std::move(message), [waiter](const sdk::DeliveryResult& result) {
+          std::lock_guard<std::mutex> lock(waiter->mutex);
+          waiter->status = result.status;
+          if (!result.ok()) {
+            waiter->error = std::string(result.error);
+          } else if (result.reply) {
+            const sdk::MessageView& reply = *result.reply;
+            auto code = reply.header("http.status");
+            if (!code) code = reply.header("status");  // what <reply status="..."> sets
+            if (code) {
+              if (const auto parsed = parseStatus(*code)) {
+                waiter->http_status = *parsed;
+              } else {
+                waiter->status = sdk::Status::invalid;
+                waiter->error = "the reply's status '" + std::string(*code) +
+                                "' is not an HTTP status (100-599)";
+              }
+            }
+            waiter->body = std::string(reply.body());
+            waiter->media_type = std::string(reply.mediaType());
+            reply.forEachHeader([&](std::string_view name, std::string_view value) {
+              if (startsWithIgnoreCase(name, kResponseHeaderPrefix) &&
+                  name.size() > kResponseHeaderPrefix.size()) {
+                waiter->headers.emplace_back(std::string(name.substr(kResponseHeaderPrefix.size())),
+                                             std::string(value));
+              }
+            });
           }
-        }
-        waiter->body = std::string(reply.body());
-        waiter->media_type = std::string(reply.mediaType());
-        reply.forEachHeader([&](std::string_view name, std::string_view value) {
-          if (startsWithIgnoreCase(name, kResponseHeaderPrefix) && name.size() > kResponseHeaderPrefix.size()) {
-            waiter->headers.emplace_back(std::string(name.substr(kResponseHeaderPrefix.size())), std::string(value));
-          }
+          waiter->done = true;
+          waiter->done_cv.notify_one();
         });
-      }
-      waiter->done = true;
-      waiter->done_cv.notify_one();
-    });
     if (status != sdk::Status::ok) {
       // Refused at once (the bus is full or stopping): the client may try again later.
       response.set("Retry-After", "1");
-      sendError(response, 503, std::string("the bus did not take the request (") + sdk::toString(status) +
-                                   "); try again later");
+      sendError(response, 503,
+                std::string("the bus did not take the request (") + sdk::toString(status) +
+                    "); try again later");
       host.metric("server.refused");
       return;
     }
@@ -283,15 +308,17 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
     std::unique_lock<std::mutex> lock(waiter->mutex);
     if (!waiter->done_cv.wait_for(lock, config.timeout, [&] { return waiter->done; })) {
       lock.unlock();
-      sendError(response, 504, "the route did not answer within " + formatDuration(config.timeout) +
-                                   " (option timeout); the message may still complete");
+      sendError(response, 504,
+                "the route did not answer within " + formatDuration(config.timeout) +
+                    " (option timeout); the message may still complete");
       host.metric("server.timeouts");
       return;
     }
     if (waiter->status != sdk::Status::ok) {
       const int code = waiter->status == sdk::Status::rejected ? 503 : 500;
       if (code == 503) response.set("Retry-After", "1");
-      const std::string error = waiter->error.empty() ? std::string(sdk::toString(waiter->status)) : waiter->error;
+      const std::string error =
+          waiter->error.empty() ? std::string(sdk::toString(waiter->status)) : waiter->error;
       lock.unlock();
       sendError(response, code, error);
       host.metric("server.failed");
@@ -300,22 +327,105 @@ class Dispatcher final : public Poco::Net::HTTPRequestHandler {
     for (const auto& [name, value] : waiter->headers) response.set(name, value);
     // An empty body with the default media type says nothing: no Content-Type then.
     const bool typed = !waiter->body.empty() || waiter->media_type != "application/octet-stream";
-    send(response, waiter->http_status, typed ? waiter->media_type : std::string_view(), waiter->body);
+    send(response, waiter->http_status, typed ? waiter->media_type : std::string_view(),
+         waiter->body);
     host.metric("server.requests");
   }
 
   Server& server_;
 };
 
-class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
+// One connection: POCO's HTTP session and request parsing, with our own loop so that a
+// request POCO cannot parse gets a 400 (POCO's own loop drops the connection without an
+// answer when, say, Content-Length is not a number) and so that stopping waits for the
+// request in progress.
+class Connection final : public Poco::Net::TCPServerConnection {
  public:
-  explicit Factory(Server& server) : server_(server) {}
-  Poco::Net::HTTPRequestHandler* createRequestHandler(const HTTPServerRequest&) override {
-    return new Dispatcher(server_);
+  Connection(const Poco::Net::StreamSocket& socket, Server& server,
+             Poco::Net::HTTPServerParams::Ptr params)
+      : TCPServerConnection(socket), server_(server), params_(std::move(params)) {}
+
+  void run() override {
+    if (!server_.enter(this)) return;
+    try {
+      serve();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): a connection ends quietly
+    }
+    server_.leave(this);
+  }
+
+  // From the server's stop: waits for the request in progress, then closes.
+  void stop() {
+    const std::lock_guard<std::mutex> lock(mutex_);
+    stopped_ = true;
+    try {
+      socket().shutdown();
+    } catch (...) {  // NOLINT(bugprone-empty-catch): already closed
+    }
+  }
+
+ private:
+  void serve() {
+    Poco::Net::HTTPServerSession session(socket(), params_);
+    while (session.hasMoreRequests()) {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      if (stopped_) return;
+      try {
+        Poco::Net::HTTPServerResponseImpl response(session);
+        Poco::Net::HTTPServerRequestImpl request(response, session, params_.get());
+        response.setDate(Poco::Timestamp());
+        response.setVersion(request.getVersion());
+        response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() &&
+                              session.canKeepAlive());
+        response.set("Server", "busway");
+        Dispatcher(server_).handleRequest(request, response);
+        session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() &&
+                             session.canKeepAlive());
+      } catch (const Poco::Net::NoMessageException&) {
+        return;  // the client closed an idle connection
+      } catch (const Poco::Net::ConnectionResetException&) {
+        return;
+      } catch (const Poco::Net::ConnectionAbortedException&) {
+        return;
+      } catch (const Poco::TimeoutException&) {
+        answer(session, 408, "the request did not arrive in time");
+        return;
+      } catch (const Poco::Exception& e) {
+        server_.host().metric("server.bad-requests");
+        answer(session, 400, "malformed request: " + e.displayText());
+        return;
+      }
+    }
+  }
+
+  static void answer(Poco::Net::HTTPServerSession& session, int status, const std::string& why) {
+    try {
+      Poco::Net::HTTPServerResponseImpl response(session);
+      response.setVersion(Poco::Net::HTTPMessage::HTTP_1_1);
+      response.setKeepAlive(false);
+      session.setKeepAlive(false);
+      sendError(response, status, why);
+    } catch (...) {  // NOLINT(bugprone-empty-catch): the peer may be gone already
+    }
+  }
+
+  Server& server_;
+  Poco::Net::HTTPServerParams::Ptr params_;
+  std::mutex mutex_;
+  bool stopped_ = false;
+};
+
+class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
+ public:
+  ConnectionFactory(Server& server, Poco::Net::HTTPServerParams::Ptr params)
+      : server_(server), params_(std::move(params)) {}
+  Poco::Net::TCPServerConnection* createConnection(const Poco::Net::StreamSocket& socket) override {
+    return new Connection(socket, server_, params_);
   }
 
  private:
   Server& server_;
+  Poco::Net::HTTPServerParams::Ptr params_;
 };
 
 }  // namespace
@@ -325,14 +435,16 @@ std::string ServerConfig::url() const {
 }
 
 Server::Server(sdk::Host host, ServerConfig config)
-    : host_(host), config_(std::move(config)), routes_(std::make_shared<const std::vector<Registration>>()) {
+    : host_(host),
+      config_(std::move(config)),
+      routes_(std::make_shared<const std::vector<Registration>>()) {
   try {
     const Poco::Net::SocketAddress address(config_.host, static_cast<Poco::UInt16>(config_.port));
     std::unique_ptr<Poco::Net::ServerSocket> socket;
     if (config_.tls) {
       const Poco::Net::Context::Ptr context = new Poco::Net::Context(
-          Poco::Net::Context::TLS_SERVER_USE, config_.key, config_.cert, "", Poco::Net::Context::VERIFY_NONE, 9,
-          false, "ALL:!ADH:!LOW:!EXP:!MD5:!aNULL:@STRENGTH");
+          Poco::Net::Context::TLS_SERVER_USE, config_.key, config_.cert, "",
+          Poco::Net::Context::VERIFY_NONE, 9, false, "ALL:!ADH:!LOW:!EXP:!MD5:!aNULL:@STRENGTH");
       socket = std::make_unique<Poco::Net::SecureServerSocket>(address, 128, context);
     } else {
       socket = std::make_unique<Poco::Net::ServerSocket>(address, 128);
@@ -341,31 +453,55 @@ Server::Server(sdk::Host host, ServerConfig config)
     params->setMaxThreads(config_.max_threads);
     params->setMaxQueued(config_.max_queued);
     params->setKeepAlive(config_.keep_alive);
-    params->setKeepAliveTimeout(Poco::Timespan(std::chrono::duration_cast<std::chrono::microseconds>(config_.keep_alive_timeout).count()));
+    params->setKeepAliveTimeout(Poco::Timespan(
+        std::chrono::duration_cast<std::chrono::microseconds>(config_.keep_alive_timeout).count()));
     params->setMaxKeepAliveRequests(0);
     params->setServerName("busway");
     threads_ = std::make_unique<Poco::ThreadPool>(2, config_.max_threads + 1, 60);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), *threads_, *socket, params);
+    server_ = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(*this, params),
+                                                     *threads_, *socket, params);
     server_->start();
   } catch (const Poco::Exception& e) {
     server_.reset();
     threads_.reset();
     const bool tls_problem = config_.tls;
-    throw sdk::Error(sdk::Status::transient,
-                     "cannot listen on " + config_.url() + ": " + e.displayText() +
-                         (tls_problem ? "; check the options cert and key (PEM files, key without a passphrase)" : ""));
+    throw sdk::Error(
+        sdk::Status::transient,
+        "cannot listen on " + config_.url() + ": " + e.displayText() +
+            (tls_problem ? "; check the options cert and key (PEM files, key without a passphrase)"
+                         : ""));
   }
 }
 
 Server::~Server() {
   if (server_) {
     try {
-      server_->stopAll(false);  // requests in progress finish, idle connections are closed
+      server_->stop();  // no new connections
+      // Requests in progress finish; idle keep-alive connections are closed.
+      std::vector<Connection*> open;
+      {
+        const std::lock_guard<std::mutex> lock(connections_mutex_);
+        stopping_ = true;
+        for (void* c : connections_) open.push_back(static_cast<Connection*>(c));
+        for (Connection* c : open) c->stop();
+      }
     } catch (...) {  // NOLINT(bugprone-empty-catch): stopping must not throw
     }
     threads_->joinAll();
     server_.reset();
   }
+}
+
+bool Server::enter(void* connection) {
+  const std::lock_guard<std::mutex> lock(connections_mutex_);
+  if (stopping_) return false;
+  connections_.insert(connection);
+  return true;
+}
+
+void Server::leave(void* connection) {
+  const std::lock_guard<std::mutex> lock(connections_mutex_);
+  connections_.erase(connection);
 }
 
 void Server::add(Registration registration) {
@@ -378,7 +514,8 @@ void Server::add(Registration registration) {
 bool Server::remove(std::uint64_t token) {
   const std::lock_guard<std::mutex> lock(mutex_);
   auto next = std::make_shared<std::vector<Registration>>(*routes_);
-  next->erase(std::remove_if(next->begin(), next->end(), [&](const Registration& r) { return r.token == token; }),
+  next->erase(std::remove_if(next->begin(), next->end(),
+                             [&](const Registration& r) { return r.token == token; }),
               next->end());
   const bool empty = next->empty();
   routes_ = std::move(next);
@@ -399,15 +536,16 @@ Servers::~Servers() {
   servers.clear();
 }
 
-std::uint64_t Servers::attach(const ServerConfig& config, std::shared_ptr<const RouteConfig> route_config,
-                              sdk::Route route) {
+std::uint64_t Servers::attach(const ServerConfig& config,
+                              std::shared_ptr<const RouteConfig> route_config, sdk::Route route) {
   const std::lock_guard<std::mutex> lock(mutex_);
   auto& server = servers_[config.port];
   if (server && !(server->config() == config)) {
-    throw sdk::InvalidError(route_config->uri + ": port " + std::to_string(config.port) +
-                            " is already served by " + server->config().url() +
-                            " with other settings; routes that share a port must agree on host, tls, cert, key, "
-                            "max-threads, max-queued, keep-alive and keep-alive-timeout");
+    throw sdk::InvalidError(
+        route_config->uri + ": port " + std::to_string(config.port) + " is already served by " +
+        server->config().url() +
+        " with other settings; routes that share a port must agree on host, tls, cert, key, "
+        "max-threads, max-queued, keep-alive and keep-alive-timeout");
   }
   if (!server) {
     try {
@@ -421,8 +559,8 @@ std::uint64_t Servers::attach(const ServerConfig& config, std::shared_ptr<const 
   for (const auto& existing : *server->routes()) {
     if (existing.config->pattern.text() == route_config->pattern.text() &&
         existing.config->methods == route_config->methods) {
-      host_.warn(route_config->uri, ": another route already listens for ", route_config->pattern.text(),
-                 " on this port; the newest one takes the requests");
+      host_.warn(route_config->uri, ": another route already listens for ",
+                 route_config->pattern.text(), " on this port; the newest one takes the requests");
     }
   }
   const std::uint64_t token = next_token_++;

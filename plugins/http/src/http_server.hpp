@@ -3,22 +3,22 @@
 // The consumer side: one POCO HTTPServer per port, shared by every route that listens on
 // it, each route matching its own path pattern and methods.
 
-#include <busway/plugin.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "http_support.hpp"
+#include <busway/plugin.hpp>
 
 namespace Poco {
 class ThreadPool;
 namespace Net {
-class HTTPServer;
+class TCPServer;
 }
 }  // namespace Poco
 
@@ -72,13 +72,20 @@ class Server {
   bool remove(std::uint64_t token);
   std::shared_ptr<const std::vector<Registration>> routes() const;
 
+  // Connections announce themselves so that stopping can close them; false when stopping.
+  bool enter(void* connection);
+  void leave(void* connection);
+
  private:
   sdk::Host host_;
   ServerConfig config_;
   mutable std::mutex mutex_;
   std::shared_ptr<const std::vector<Registration>> routes_;
   std::unique_ptr<Poco::ThreadPool> threads_;
-  std::unique_ptr<Poco::Net::HTTPServer> server_;
+  std::mutex connections_mutex_;
+  std::set<void*> connections_;
+  bool stopping_ = false;
+  std::unique_ptr<Poco::Net::TCPServer> server_;
 };
 
 // The servers of one plugin, by port.
@@ -91,7 +98,8 @@ class Servers {
 
   // Adds a route to the server on config.port (starting it if needed). Throws when the port
   // is already served with other settings (TLS, threads...) or cannot be bound.
-  std::uint64_t attach(const ServerConfig& config, std::shared_ptr<const RouteConfig> route_config, sdk::Route route);
+  std::uint64_t attach(const ServerConfig& config, std::shared_ptr<const RouteConfig> route_config,
+                       sdk::Route route);
   // Removes the route; the server stops with its last route.
   void detach(int port, std::uint64_t token);
 

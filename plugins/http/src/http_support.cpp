@@ -1,13 +1,13 @@
 #include "http_support.hpp"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
-
 #include <algorithm>
 #include <array>
 #include <charconv>
 #include <stdexcept>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 namespace busway::http {
 namespace {
@@ -56,11 +56,13 @@ Address parseAddress(std::string_view text, int default_port) {
   std::string_view port_text;
   if (authority.front() == '[') {  // [::1]:8080
     const auto close = authority.find(']');
-    if (close == std::string_view::npos) throw std::invalid_argument("'" + original + "': missing ']' after an IPv6 address");
+    if (close == std::string_view::npos)
+      throw std::invalid_argument("'" + original + "': missing ']' after an IPv6 address");
     address.host = std::string(authority.substr(1, close - 1));
     std::string_view rest = authority.substr(close + 1);
     if (!rest.empty()) {
-      if (rest.front() != ':') throw std::invalid_argument("'" + original + "': expected ':PORT' after ']'");
+      if (rest.front() != ':')
+        throw std::invalid_argument("'" + original + "': expected ':PORT' after ']'");
       port_text = rest.substr(1);
     }
   } else {
@@ -68,12 +70,15 @@ Address parseAddress(std::string_view text, int default_port) {
     address.host = std::string(authority.substr(0, colon));
     if (colon != std::string_view::npos) port_text = authority.substr(colon + 1);
   }
-  if (address.host.empty()) throw std::invalid_argument("'" + original + "' has no host before the port");
+  if (address.host.empty())
+    throw std::invalid_argument("'" + original + "' has no host before the port");
   address.port = default_port;
   if (!port_text.empty()) {
     int port = 0;
-    const auto [end, ec] = std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 || port > 65535) {
+    const auto [end, ec] =
+        std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+    if (ec != std::errc() || end != port_text.data() + port_text.size() || port < 0 ||
+        port > 65535) {
       throw std::invalid_argument("'" + original + "': port '" + std::string(port_text) +
                                   "' is not a number from 0 to 65535");
     }
@@ -95,16 +100,17 @@ PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
       std::string_view name = part.substr(1, part.size() - 2);
       if (name.back() == '*') {
         if (i + 1 != parts.size()) {
-          throw std::invalid_argument("'{" + std::string(name) + "}' in '" + text_ +
-                                      "' takes the rest of the path, so it must be the last segment");
+          throw std::invalid_argument(
+              "'{" + std::string(name) + "}' in '" + text_ +
+              "' takes the rest of the path, so it must be the last segment");
         }
         segment.rest = true;
         name.remove_suffix(1);
       }
       for (const char c : name) {
         if (!(isUnreserved(c))) {
-          throw std::invalid_argument("path parameter name '" + std::string(name) + "' in '" + text_ +
-                                      "': use letters, digits, '-', '_' and '.'");
+          throw std::invalid_argument("path parameter name '" + std::string(name) + "' in '" +
+                                      text_ + "': use letters, digits, '-', '_' and '.'");
         }
       }
       if (name.empty()) throw std::invalid_argument("empty path parameter name in '" + text_ + "'");
@@ -112,8 +118,9 @@ PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
       segment.parameter = true;
     } else {
       if (part.find_first_of("{}") != std::string_view::npos) {
-        throw std::invalid_argument("segment '" + std::string(part) + "' of '" + text_ +
-                                    "' mixes text and a parameter; a parameter is a whole segment: /orders/{id}");
+        throw std::invalid_argument(
+            "segment '" + std::string(part) + "' of '" + text_ +
+            "' mixes text and a parameter; a parameter is a whole segment: /orders/{id}");
       }
       segment.text = percentDecode(part);
       ++literals_;
@@ -122,7 +129,8 @@ PathPattern::PathPattern(std::string_view pattern) : text_(pattern) {
   }
 }
 
-std::optional<std::vector<std::pair<std::string, std::string>>> PathPattern::match(std::string_view path) const {
+std::optional<std::vector<std::pair<std::string, std::string>>> PathPattern::match(
+    std::string_view path) const {
   std::vector<std::pair<std::string, std::string>> params;
   std::size_t i = 0;
   while (true) {
@@ -143,7 +151,8 @@ std::optional<std::vector<std::pair<std::string, std::string>>> PathPattern::mat
     path.remove_prefix(part.size());
     if (segment.parameter) {
       params.emplace_back(segment.text, percentDecode(part));
-    } else if (part.find('%') == std::string_view::npos ? part != segment.text : percentDecode(part) != segment.text) {
+    } else if (part.find('%') == std::string_view::npos ? part != segment.text
+                                                        : percentDecode(part) != segment.text) {
       return std::nullopt;
     }
     ++i;
@@ -161,7 +170,8 @@ std::vector<std::string> parseMethods(std::string_view text) {
       std::string method;
       for (const char c : item) {
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '-' || c == '_')) {
-          throw std::invalid_argument("'" + std::string(item) + "' is not an HTTP method; write e.g. methods=GET,POST");
+          throw std::invalid_argument("'" + std::string(item) +
+                                      "' is not an HTTP method; write e.g. methods=GET,POST");
         }
         method.push_back(static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c));
       }
@@ -196,8 +206,9 @@ Template::Template(std::string_view text) {
     } else if (name == "id" || name == "correlation-id") {
       part.text = std::string(name);
     } else {
-      throw std::invalid_argument("'${" + std::string(name) + "}' in '" + std::string(text) +
-                                  "': the http plugin knows ${header.NAME}, ${id} and ${correlation-id}");
+      throw std::invalid_argument(
+          "'${" + std::string(name) + "}' in '" + std::string(text) +
+          "': the http plugin knows ${header.NAME}, ${id} and ${correlation-id}");
     }
     if (!literal.empty()) parts_.push_back(Part{std::exchange(literal, {}), false, false});
     parts_.push_back(std::move(part));
@@ -206,8 +217,8 @@ Template::Template(std::string_view text) {
   if (!literal.empty()) parts_.push_back(Part{std::move(literal), false, false});
 }
 
-std::string Template::render(const Lookup& header, std::string_view id, std::string_view correlation_id,
-                             bool encode) const {
+std::string Template::render(const Lookup& header, std::string_view id,
+                             std::string_view correlation_id, bool encode) const {
   std::string out;
   for (const Part& part : parts_) {
     if (!part.placeholder) {
@@ -218,7 +229,8 @@ std::string Template::render(const Lookup& header, std::string_view id, std::str
     if (part.header) {
       auto found = header(part.text);
       if (!found) {
-        throw std::out_of_range("the message has no header '" + part.text + "' for ${header." + part.text + "}");
+        throw std::out_of_range("the message has no header '" + part.text + "' for ${header." +
+                                part.text + "}");
       }
       value = std::move(*found);
     } else {
@@ -284,7 +296,8 @@ std::string hmacSha256Hex(std::string_view secret, std::string_view data) {
 bool signatureMatches(std::string_view signature, std::string_view secret, std::string_view body) {
   while (!signature.empty() && signature.front() == ' ') signature.remove_prefix(1);
   while (!signature.empty() && signature.back() == ' ') signature.remove_suffix(1);
-  if (signature.size() > 7 && toLower(signature.substr(0, 7)) == "sha256=") signature.remove_prefix(7);
+  if (signature.size() > 7 && toLower(signature.substr(0, 7)) == "sha256=")
+    signature.remove_prefix(7);
   const std::string expected = hmacSha256Hex(secret, body);
   const std::string given = toLower(signature);
   if (given.size() != expected.size()) return false;

@@ -31,7 +31,8 @@ class PathPattern {
  public:
   explicit PathPattern(std::string_view pattern);  // throws std::invalid_argument
   // The parameters (percent-decoded) when `path` matches, else nullopt.
-  std::optional<std::vector<std::pair<std::string, std::string>>> match(std::string_view path) const;
+  std::optional<std::vector<std::pair<std::string, std::string>>> match(
+      std::string_view path) const;
   const std::string& text() const noexcept { return text_; }
   // More literal segments first: /orders/new wins over /orders/{id}.
   int specificity() const noexcept { return literals_; }
@@ -57,9 +58,12 @@ class Template {
  public:
   using Lookup = std::function<std::optional<std::string>(std::string_view header)>;
   explicit Template(std::string_view text);  // throws std::invalid_argument
-  bool constant() const noexcept { return parts_.size() <= 1 && (parts_.empty() || !parts_[0].placeholder); }
+  bool constant() const noexcept {
+    return parts_.size() <= 1 && (parts_.empty() || !parts_[0].placeholder);
+  }
   // Throws std::out_of_range naming the placeholder when a header is missing.
-  std::string render(const Lookup& header, std::string_view id, std::string_view correlation_id, bool encode) const;
+  std::string render(const Lookup& header, std::string_view id, std::string_view correlation_id,
+                     bool encode) const;
 
  private:
   struct Part {

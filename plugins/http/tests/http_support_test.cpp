@@ -1,9 +1,9 @@
 // The http plugin's pieces that need no network.
-#include <gtest/gtest.h>
+#include "http_support.hpp"
 
 #include <stdexcept>
 
-#include "http_support.hpp"
+#include <gtest/gtest.h>
 
 namespace busway::http {
 namespace {
