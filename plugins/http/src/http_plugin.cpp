@@ -70,6 +70,7 @@ class HttpEndpoint : public sdk::Endpoint {
       : HttpEndpoint(plugin, options, false) {}
 
   void startConsumer(sdk::Route route) override {
+    if (!pattern_error_.empty()) throw sdk::InvalidError(uri_ + ": " + pattern_error_);
     if (server_.tls) {
       if (server_.cert.empty() || server_.key.empty()) {
         throw sdk::InvalidError(uri_ + ": a TLS server needs the options cert and key (PEM files)");
@@ -89,6 +90,7 @@ class HttpEndpoint : public sdk::Endpoint {
       return std::nullopt;
     };
     auto request = std::make_shared<Request>();
+    if (!template_error_.empty()) throw sdk::InvalidError(uri_ + ": " + template_error_);
     request->method = method_;
     try {
       request->target = path_.render(lookup, message.id(), message.correlationId(), true);
@@ -176,7 +178,13 @@ class HttpEndpoint : public sdk::Endpoint {
 
       auto route = std::make_shared<RouteConfig>();
       route->uri = uri_;
-      route->pattern = PathPattern(address.path);
+      // The path is a pattern for a server and a template for a client; which one is used
+      // shows only when the endpoint is started or sent to, so a bad one fails then.
+      try {
+        route->pattern = PathPattern(address.path);
+      } catch (const std::invalid_argument& e) {
+        pattern_error_ = e.what();
+      }
       route->methods = parseMethods(options.text("methods", ""));
       route->max_body = options.bytes("max-body", 1U << 20U);
       route->timeout = options.duration("timeout", std::chrono::seconds(30));
@@ -184,7 +192,11 @@ class HttpEndpoint : public sdk::Endpoint {
       route->hmac_header = options.text("hmac-header", "X-Signature-256");
       route_ = std::move(route);
 
-      path_ = Template(address.path);
+      try {
+        path_ = Template(address.path);
+      } catch (const std::invalid_argument& e) {
+        template_error_ = e.what();
+      }
       if (const auto query = options.get("query"); query && !query->empty()) query_.emplace(*query);
       method_ = toLower(options.text("method", "POST"));
       for (char& c : method_) c = static_cast<char>(c >= 'a' && c <= 'z' ? c - 'a' + 'A' : c);
@@ -241,6 +253,8 @@ class HttpEndpoint : public sdk::Endpoint {
   std::uint64_t token_ = 0;
 
   Template path_;
+  std::string pattern_error_;   // the path is no server pattern (fine for a client)
+  std::string template_error_;  // the path is no client template (fine for a server)
   std::optional<Template> query_;
   std::string method_;
   std::string base_url_;
