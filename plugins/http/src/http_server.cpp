@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <istream>
 #include <optional>
+#include <sstream>
 #include <utility>
 
 #include <Poco/Exception.h>
@@ -83,7 +84,7 @@ void sendError(HTTPServerResponse& response, int status, std::string_view messag
 
 class Dispatcher {
  public:
-  explicit Dispatcher(Server& server) : server_(server) {}
+  Dispatcher(Server& server, Poco::Net::StreamSocket& socket) : server_(server), socket_(socket) {}
 
   void handleRequest(HTTPServerRequest& request, HTTPServerResponse& response) {
     try {
@@ -95,7 +96,7 @@ class Dispatcher {
     } catch (const Poco::Exception& e) {
       malformed(request, response, e.displayText());
     } catch (const std::exception& e) {
-      if (!response.sent()) {
+      if (!sent_) {
         response.setKeepAlive(false);
         sendError(response, 500, std::string("the http plugin failed: ") + e.what());
       }
@@ -120,7 +121,7 @@ class Dispatcher {
   void malformed(const HTTPServerRequest& request, HTTPServerResponse& response,
                  const std::string& why) {
     server_.host().metric("server.bad-requests");
-    if (response.sent()) return;
+    if (sent_) return;
     static_cast<void>(request);
     response.setKeepAlive(false);
     sendError(response, 400, "malformed request: " + why);
@@ -332,7 +333,28 @@ class Dispatcher {
     host.metric("server.requests");
   }
 
+  // The status line, headers and body in one write (POCO's sendBuffer writes the headers
+  // and the body separately, which costs a second segment per response).
+  void send(HTTPServerResponse& response, int status, std::string_view media_type,
+            const std::string& body) {
+    response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
+    if (!media_type.empty()) response.setContentType(std::string(media_type));
+    response.setContentLength64(static_cast<Poco::Int64>(body.size()));
+    std::ostringstream head;
+    response.write(head);
+    std::string out = std::move(head).str();
+    out += body;
+    sent_ = true;
+    socket_.sendBytes(out.data(), static_cast<int>(out.size()));
+  }
+
+  void sendError(HTTPServerResponse& response, int status, std::string_view message) {
+    send(response, status, "application/json", jsonError(status, message));
+  }
+
   Server& server_;
+  Poco::Net::StreamSocket& socket_;
+  bool sent_ = false;
 };
 
 // One connection: POCO's HTTP session and request parsing, with our own loop so that a
@@ -366,6 +388,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
 
  private:
   void serve() {
+    socket().setNoDelay(true);
     Poco::Net::HTTPServerSession session(socket(), params_);
     while (session.hasMoreRequests()) {
       const std::lock_guard<std::mutex> lock(mutex_);
@@ -378,7 +401,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
         response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() &&
                               session.canKeepAlive());
         response.set("Server", "busway");
-        Dispatcher(server_).handleRequest(request, response);
+        Dispatcher(server_, socket()).handleRequest(request, response);
         session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() &&
                              session.canKeepAlive());
       } catch (const Poco::Net::NoMessageException&) {
