@@ -1,6 +1,7 @@
 #include "http_server.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <condition_variable>
 #include <istream>
@@ -50,18 +51,98 @@ std::string formatDuration(std::chrono::milliseconds d) {
   return std::to_string(d.count()) + "ms";
 }
 
-// What the done callback hands to the waiting request thread.
-struct Waiter {
+std::string cleanHeaderValue(std::string_view value) {
+  std::string out(value);
+  for (char& c : out) {
+    if (c == '\r' || c == '\n') c = ' ';  // no header injection through a reply header
+  }
+  return out;
+}
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+// A whole response: status line, headers, body.
+std::string render(int status, std::string_view media_type, std::string_view body,
+                   const Headers& headers, bool keep_alive) {
+  std::string out;
+  out.reserve(160 + body.size());
+  out += "HTTP/1.1 ";
+  out += std::to_string(status);
+  out += ' ';
+  out += HTTPResponse::getReasonForStatus(static_cast<HTTPResponse::HTTPStatus>(status));
+  out += "\r\nServer: busway\r\n";
+  if (!media_type.empty()) {
+    out += "Content-Type: ";
+    out += cleanHeaderValue(media_type);
+    out += "\r\n";
+  }
+  for (const auto& [name, value] : headers) {
+    out += cleanHeaderValue(name);
+    out += ": ";
+    out += cleanHeaderValue(value);
+    out += "\r\n";
+  }
+  out += "Content-Length: ";
+  out += std::to_string(body.size());
+  out += keep_alive ? "\r\nConnection: Keep-Alive\r\n\r\n" : "\r\nConnection: close\r\n\r\n";
+  out += body;
+  return out;
+}
+
+}  // namespace
+
+// One request handed to a route, until its response is written. On plain TCP the done
+// callback writes the response itself, so the connection's thread sleeps once per
+// request (reading the next one) instead of twice; with TLS (one OpenSSL session must not
+// be used by two threads) the connection's thread waits and writes.
+struct Pending {
+  Poco::Net::StreamSocket socket;
+  bool write_in_callback = false;
+  bool keep_alive = true;
+  std::chrono::steady_clock::time_point deadline;
+  std::chrono::milliseconds timeout{0};
+  // The done callback or the timeout, whoever comes first, answers.
+  std::atomic<bool> claimed{false};
   std::mutex mutex;
-  std::condition_variable done_cv;
-  bool done = false;
-  sdk::Status status = sdk::Status::ok;
-  std::string error;
-  int http_status = 200;
-  std::string body;
-  std::string media_type;
-  std::vector<std::pair<std::string, std::string>> headers;
+  std::condition_variable cv;
+  bool answered = false;  // written (plain), or ready in `bytes` (TLS)
+  bool broken = false;    // the connection must close
+  std::string bytes;
+
+  // Only the one that won `claimed` calls this.
+  void finish(std::string response) {
+    bool failed = false;
+    if (write_in_callback) {
+      try {
+        socket.sendBytes(response.data(), static_cast<int>(response.size()));
+        if (!keep_alive) socket.shutdown();
+      } catch (...) {
+        failed = true;  // the client left, or did not read within the send timeout
+        try {
+          socket.shutdown();
+        } catch (...) {  // NOLINT(bugprone-empty-catch): already closed
+        }
+      }
+    }
+    const std::lock_guard<std::mutex> lock(mutex);
+    if (!write_in_callback) bytes = std::move(response);
+    broken = failed || !keep_alive;
+    answered = true;
+    cv.notify_all();
+  }
+  void wait() {
+    std::unique_lock<std::mutex> lock(mutex);
+    cv.wait(lock, [this] { return answered; });
+  }
+  std::string timeoutResponse() const {
+    return render(504, "application/json",
+                  jsonError(504, "the route did not answer within " + formatDuration(timeout) +
+                                     " (option timeout); the message may still complete"),
+                  {}, keep_alive);
+  }
 };
+
+namespace {
 
 std::optional<int> parseStatus(std::string_view text) {
   int value = 0;
@@ -174,10 +255,10 @@ class Dispatcher {
       if (!allowed.empty()) {
         std::string allow;
         for (const auto& m : allowed) allow += (allow.empty() ? "" : ", ") + m;
-        response.set("Allow", allow);
         sendError(response, 405,
                   "method " + request.getMethod() + " is not allowed on " + std::string(raw_path) +
-                      "; allowed: " + allow);
+                      "; allowed: " + allow,
+                  {{"Allow", allow}});
         server_.host().metric("server.method-not-allowed");
       } else {
         sendError(response, 404,
@@ -263,98 +344,117 @@ class Dispatcher {
       previous = header;
     }
 
-    auto waiter = std::make_shared<Waiter>();
-    const sdk::Status status =
-        chosen->route.request(std::move(message), [waiter](const sdk::DeliveryResult& result) {
-          std::lock_guard<std::mutex> lock(waiter->mutex);
-          waiter->status = result.status;
-          if (!result.ok()) {
-            waiter->error = std::string(result.error);
-          } else if (result.reply) {
-            const sdk::MessageView& reply = *result.reply;
-            auto code = reply.header("http.status");
-            if (!code) code = reply.header("status");  // what <reply status="..."> sets
-            if (code) {
-              if (const auto parsed = parseStatus(*code)) {
-                waiter->http_status = *parsed;
-              } else {
-                waiter->status = sdk::Status::invalid;
-                waiter->error = "the reply's status '" + std::string(*code) +
-                                "' is not an HTTP status (100-599)";
-              }
-            }
-            waiter->body = std::string(reply.body());
-            waiter->media_type = std::string(reply.mediaType());
-            reply.forEachHeader([&](std::string_view name, std::string_view value) {
-              if (startsWithIgnoreCase(name, kResponseHeaderPrefix) &&
-                  name.size() > kResponseHeaderPrefix.size()) {
-                waiter->headers.emplace_back(std::string(name.substr(kResponseHeaderPrefix.size())),
-                                             std::string(value));
-              }
-            });
-          }
-          waiter->done = true;
-          waiter->done_cv.notify_one();
+    auto pending = std::make_shared<Pending>();
+    pending->socket = socket_;
+    pending->write_in_callback = !server_.config().tls;
+    pending->keep_alive = response.getKeepAlive();
+    pending->timeout = config.timeout;
+    pending->deadline = std::chrono::steady_clock::now() + config.timeout;
+    const sdk::Status status = chosen->route.request(
+        std::move(message), [pending, host](const sdk::DeliveryResult& result) {
+          std::string bytes = answerFor(result, pending->keep_alive, host);
+          if (pending->claimed.exchange(true)) return;  // already answered 504
+          pending->finish(std::move(bytes));
         });
     if (status != sdk::Status::ok) {
       // Refused at once (the bus is full or stopping): the client may try again later.
-      response.set("Retry-After", "1");
-      sendError(response, 503,
-                std::string("the bus did not take the request (") + sdk::toString(status) +
-                    "); try again later");
+      pending->claimed = true;
+      send(response, 503, "application/json",
+           jsonError(503, std::string("the bus did not take the request (") +
+                              sdk::toString(status) + "); try again later"),
+           {{"Retry-After", "1"}});
       host.metric("server.refused");
       return;
     }
-
-    std::unique_lock<std::mutex> lock(waiter->mutex);
-    if (!waiter->done_cv.wait_for(lock, config.timeout, [&] { return waiter->done; })) {
-      lock.unlock();
-      sendError(response, 504,
-                "the route did not answer within " + formatDuration(config.timeout) +
-                    " (option timeout); the message may still complete");
-      host.metric("server.timeouts");
+    if (pending->write_in_callback) {
+      server_.watch(pending);  // answers 504 if the route is too slow
+      pending_ = std::move(pending);
       return;
     }
-    if (waiter->status != sdk::Status::ok) {
-      const int code = waiter->status == sdk::Status::rejected ? 503 : 500;
-      if (code == 503) response.set("Retry-After", "1");
-      const std::string error =
-          waiter->error.empty() ? std::string(sdk::toString(waiter->status)) : waiter->error;
-      lock.unlock();
-      sendError(response, code, error);
-      host.metric("server.failed");
-      return;
+    std::unique_lock<std::mutex> lock(pending->mutex);
+    if (!pending->cv.wait_for(lock, config.timeout, [&] { return pending->answered; })) {
+      if (!pending->claimed.exchange(true)) {
+        lock.unlock();
+        sent_ = true;
+        const std::string bytes = pending->timeoutResponse();
+        socket_.sendBytes(bytes.data(), static_cast<int>(bytes.size()));
+        host.metric("server.timeouts");
+        return;
+      }
+      pending->cv.wait(lock, [&] { return pending->answered; });  // the callback won the race
     }
-    for (const auto& [name, value] : waiter->headers) response.set(name, value);
-    // An empty body with the default media type says nothing: no Content-Type then.
-    const bool typed = !waiter->body.empty() || waiter->media_type != "application/octet-stream";
-    send(response, waiter->http_status, typed ? waiter->media_type : std::string_view(),
-         waiter->body);
-    host.metric("server.requests");
+    sent_ = true;
+    socket_.sendBytes(pending->bytes.data(), static_cast<int>(pending->bytes.size()));
   }
 
+ public:
+  // The request handed to the route, when the done callback answers it.
+  std::shared_ptr<Pending> pending() const { return pending_; }
+
+ private:
+  // The response for what the route did; runs in the done callback.
+  static std::string answerFor(const sdk::DeliveryResult& result, bool keep_alive,
+                               const sdk::Host& host) {
+    if (!result.ok()) {
+      const int code = result.status == sdk::Status::rejected ? 503 : 500;
+      const std::string error = result.error.empty() ? std::string(sdk::toString(result.status))
+                                                     : std::string(result.error);
+      host.metric("server.failed");
+      Headers headers;
+      if (code == 503) headers.emplace_back("Retry-After", "1");
+      return render(code, "application/json", jsonError(code, error), headers, keep_alive);
+    }
+    if (!result.reply) return render(200, {}, {}, {}, keep_alive);
+    const sdk::MessageView& reply = *result.reply;
+    int status = 200;
+    auto code = reply.header("http.status");
+    if (!code) code = reply.header("status");  // what <reply status="..."> sets
+    if (code) {
+      const auto parsed = parseStatus(*code);
+      if (!parsed) {
+        host.metric("server.failed");
+        return render(500, "application/json",
+                      jsonError(500, "the reply's status '" + std::string(*code) +
+                                         "' is not an HTTP status (100-599); set http.status"),
+                      {}, keep_alive);
+      }
+      status = *parsed;
+    }
+    Headers headers;
+    reply.forEachHeader([&](std::string_view name, std::string_view value) {
+      if (startsWithIgnoreCase(name, kResponseHeaderPrefix) &&
+          name.size() > kResponseHeaderPrefix.size()) {
+        headers.emplace_back(std::string(name.substr(kResponseHeaderPrefix.size())),
+                             std::string(value));
+      }
+    });
+    // An empty body with the default media type says nothing: no Content-Type then.
+    const std::string_view body = reply.body();
+    const std::string_view media = reply.mediaType();
+    const bool typed = !body.empty() || media != "application/octet-stream";
+    host.metric("server.requests");
+    return render(status, typed ? media : std::string_view(), body, headers, keep_alive);
+  }
+
+ public:
   // The status line, headers and body in one write (POCO's sendBuffer writes the headers
   // and the body separately, which costs a second segment per response).
   void send(HTTPServerResponse& response, int status, std::string_view media_type,
-            const std::string& body) {
-    response.setStatusAndReason(static_cast<HTTPResponse::HTTPStatus>(status));
-    if (!media_type.empty()) response.setContentType(std::string(media_type));
-    response.setContentLength64(static_cast<Poco::Int64>(body.size()));
-    std::ostringstream head;
-    response.write(head);
-    std::string out = std::move(head).str();
-    out += body;
+            const std::string& body, const Headers& headers = {}) {
+    const std::string out = render(status, media_type, body, headers, response.getKeepAlive());
     sent_ = true;
     socket_.sendBytes(out.data(), static_cast<int>(out.size()));
   }
 
-  void sendError(HTTPServerResponse& response, int status, std::string_view message) {
-    send(response, status, "application/json", jsonError(status, message));
+  void sendError(HTTPServerResponse& response, int status, std::string_view message,
+                 const Headers& headers = {}) {
+    send(response, status, "application/json", jsonError(status, message), headers);
   }
 
   Server& server_;
   Poco::Net::StreamSocket& socket_;
   bool sent_ = false;
+  std::shared_ptr<Pending> pending_;
 };
 
 // One connection: POCO's HTTP session and request parsing, with our own loop so that a
@@ -378,8 +478,13 @@ class Connection final : public Poco::Net::TCPServerConnection {
 
   // From the server's stop: waits for the request in progress, then closes.
   void stop() {
-    const std::lock_guard<std::mutex> lock(mutex_);
-    stopped_ = true;
+    std::shared_ptr<Pending> current;
+    {
+      const std::lock_guard<std::mutex> lock(mutex_);
+      stopped_ = true;
+      current = current_;
+    }
+    if (current) current->wait();  // answered by the route or, at its timeout, with 504
     try {
       socket().shutdown();
     } catch (...) {  // NOLINT(bugprone-empty-catch): already closed
@@ -389,21 +494,46 @@ class Connection final : public Poco::Net::TCPServerConnection {
  private:
   void serve() {
     socket().setNoDelay(true);
+    socket().setSendTimeout(Poco::Timespan(10, 0));  // a client that does not read
     Poco::Net::HTTPServerSession session(socket(), params_);
+    std::shared_ptr<Pending> previous;
+    // The socket closes with the session: never before a pending response is written.
+    struct Drain {
+      std::shared_ptr<Pending>& pending;
+      ~Drain() {
+        if (pending) pending->wait();
+      }
+    } drain{previous};
     while (session.hasMoreRequests()) {
+      if (previous) {
+        // One response at a time, in order (a pipelining client waits here).
+        previous->wait();
+        const bool broken = previous->broken;
+        previous.reset();
+        {
+          const std::lock_guard<std::mutex> lock(mutex_);
+          current_.reset();
+        }
+        if (broken) return;
+      }
       const std::lock_guard<std::mutex> lock(mutex_);
       if (stopped_) return;
       try {
         Poco::Net::HTTPServerResponseImpl response(session);
         Poco::Net::HTTPServerRequestImpl request(response, session, params_.get());
-        response.setDate(Poco::Timestamp());
         response.setVersion(request.getVersion());
         response.setKeepAlive(params_->getKeepAlive() && request.getKeepAlive() &&
                               session.canKeepAlive());
-        response.set("Server", "busway");
-        Dispatcher(server_, socket()).handleRequest(request, response);
-        session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() &&
-                             session.canKeepAlive());
+        Dispatcher dispatcher(server_, socket());
+        dispatcher.handleRequest(request, response);
+        previous = dispatcher.pending();
+        current_ = previous;
+        // Answered here: close now if the answer said so. Answered later: the callback
+        // shuts the socket down when the answer says close.
+        if (!previous) {
+          session.setKeepAlive(params_->getKeepAlive() && response.getKeepAlive() &&
+                               session.canKeepAlive());
+        }
       } catch (const Poco::Net::NoMessageException&) {
         return;  // the client closed an idle connection
       } catch (const Poco::Net::ConnectionResetException&) {
@@ -436,6 +566,7 @@ class Connection final : public Poco::Net::TCPServerConnection {
   Poco::Net::HTTPServerParams::Ptr params_;
   std::mutex mutex_;
   bool stopped_ = false;
+  std::shared_ptr<Pending> current_;
 };
 
 class ConnectionFactory final : public Poco::Net::TCPServerConnectionFactory {
@@ -481,12 +612,14 @@ Server::Server(sdk::Host host, ServerConfig config)
     params->setMaxKeepAliveRequests(0);
     params->setServerName("busway");
     threads_ = std::make_unique<Poco::ThreadPool>(2, config_.max_threads + 1, 60);
+    watchdog_ = std::thread([this] { watchdog(); });
     server_ = std::make_unique<Poco::Net::TCPServer>(new ConnectionFactory(*this, params),
                                                      *threads_, *socket, params);
     server_->start();
   } catch (const Poco::Exception& e) {
     server_.reset();
     threads_.reset();
+    stopWatchdog();
     const bool tls_problem = config_.tls;
     throw sdk::Error(
         sdk::Status::transient,
@@ -512,6 +645,57 @@ Server::~Server() {
     }
     threads_->joinAll();
     server_.reset();
+  }
+  stopWatchdog();
+}
+
+void Server::stopWatchdog() {
+  {
+    const std::lock_guard<std::mutex> lock(watch_mutex_);
+    watch_stopping_ = true;
+  }
+  watch_cv_.notify_all();
+  if (watchdog_.joinable()) watchdog_.join();
+}
+
+void Server::watch(std::shared_ptr<Pending> pending) {
+  bool first = false;
+  {
+    const std::lock_guard<std::mutex> lock(watch_mutex_);
+    first = watched_.empty();
+    watched_.push_back(std::move(pending));
+  }
+  if (first) watch_cv_.notify_one();
+}
+
+void Server::watchdog() {
+  std::unique_lock<std::mutex> lock(watch_mutex_);
+  while (!watch_stopping_) {
+    if (watched_.empty()) {
+      watch_cv_.wait(lock, [this] { return watch_stopping_ || !watched_.empty(); });
+      continue;
+    }
+    watch_cv_.wait_for(lock, std::chrono::milliseconds(100));
+    const auto now = std::chrono::steady_clock::now();
+    std::vector<std::shared_ptr<Pending>> late;
+    for (std::size_t i = 0; i < watched_.size();) {
+      Pending& p = *watched_[i];
+      const bool done = p.claimed.load();
+      if (done || now >= p.deadline) {
+        if (!done && !p.claimed.exchange(true)) late.push_back(watched_[i]);
+        watched_[i] = std::move(watched_.back());
+        watched_.pop_back();
+      } else {
+        ++i;
+      }
+    }
+    if (late.empty()) continue;
+    lock.unlock();
+    for (const auto& p : late) {
+      p->finish(p->timeoutResponse());
+      host_.metric("server.timeouts");
+    }
+    lock.lock();
   }
 }
 

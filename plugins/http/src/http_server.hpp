@@ -4,12 +4,14 @@
 // it, each route matching its own path pattern and methods.
 
 #include <chrono>
+#include <condition_variable>
 #include <cstdint>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "http_support.hpp"
@@ -51,6 +53,8 @@ struct RouteConfig {
   std::string hmac_header = "X-Signature-256";
 };
 
+struct Pending;
+
 struct Registration {
   std::uint64_t token = 0;
   std::shared_ptr<const RouteConfig> config;
@@ -72,11 +76,17 @@ class Server {
   bool remove(std::uint64_t token);
   std::shared_ptr<const std::vector<Registration>> routes() const;
 
+  // Answers `pending` with 504 when its route has not answered by its deadline.
+  void watch(std::shared_ptr<Pending> pending);
+
   // Connections announce themselves so that stopping can close them; false when stopping.
   bool enter(void* connection);
   void leave(void* connection);
 
  private:
+  void watchdog();
+  void stopWatchdog();
+
   sdk::Host host_;
   ServerConfig config_;
   mutable std::mutex mutex_;
@@ -85,6 +95,11 @@ class Server {
   std::mutex connections_mutex_;
   std::set<void*> connections_;
   bool stopping_ = false;
+  std::mutex watch_mutex_;
+  std::condition_variable watch_cv_;
+  std::vector<std::shared_ptr<Pending>> watched_;
+  bool watch_stopping_ = false;
+  std::thread watchdog_;
   std::unique_ptr<Poco::Net::TCPServer> server_;
 };
 
