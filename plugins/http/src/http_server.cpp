@@ -325,23 +325,37 @@ class Dispatcher {
     const std::string content_type = request.getContentType();
     sdk::OwnedMessage message = host.newMessage(
         body, content_type.empty() ? "application/octet-stream" : mediaTypeOf(content_type));
-    message.setHeader("http.method", request.getMethod());
-    message.setHeader("http.path", percentDecode(raw_path));
-    message.setHeader("http.query", query);
-    message.setHeader("http.remote", request.clientAddress().toString());
-    for (const auto& [name, value] : params) message.setHeader("http.param." + name, value);
+    // Straight through the C ABI: none of these strings points into the message, so the
+    // SDK's defensive copies are not needed on this path.
+    const bw_host_api* api = message.api();
+    bw_message* handle = message.handle();
+    const auto set = [api, handle](std::string_view name, std::string_view value) {
+      if (api->message_header_set(handle, bw_str{name.data(), name.size()},
+                                  bw_str{value.data(), value.size()}) != BW_OK) {
+        throw sdk::Error(sdk::Status::transient, "the bus could not set a header (out of memory?)");
+      }
+    };
+    set("http.method", request.getMethod());
+    set("http.path", percentDecode(raw_path));
+    set("http.query", query);
+    set("http.remote", request.clientAddress().toString());
+    std::string name_buffer;
+    for (const auto& [name, value] : params) {
+      name_buffer.assign("http.param.").append(name);
+      set(name_buffer, value);
+    }
     std::string previous;
     std::string joined;
-    for (const auto& [name, value] : request) {
-      const std::string header = "http.header." + toLower(name);
-      if (auto existing = message.header(header); existing && header == previous) {
-        joined =
-            std::string(*existing) + ", " + value;  // repeated header: one comma-separated value
-        message.setHeader(header, joined);
+    for (const auto& [name, value] : request) {  // sorted by name: repeats are neighbours
+      name_buffer.assign("http.header.").append(toLower(name));
+      if (name_buffer == previous) {
+        joined.append(", ").append(value);  // repeated header: one comma-separated value
+        set(name_buffer, joined);
       } else {
-        message.setHeader(header, value);
+        joined = value;
+        set(name_buffer, value);
       }
-      previous = header;
+      previous = name_buffer;
     }
 
     auto pending = std::make_shared<Pending>();

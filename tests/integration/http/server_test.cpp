@@ -15,7 +15,7 @@ TEST(HttpServer, RequestReplyWithPathParametersAndHeaders) {
   <route id="orders">
     <from uri="http:127.0.0.1:)" +
               p + R"(/orders/{id}?methods=POST,PUT"/>
-    <log message="ran ${header.http.param.id} ${header.http.method} ${header.http.path} q=${header.http.query} trace=${header.http.header.x-trace}"/>
+    <log message="ran ${header.http.param.id} ${header.http.method} ${header.http.path} q=${header.http.query} trace=${header.http.header.x-trace} tags=${header.http.header.x-tag}"/>
     <set-header name="http.response.header.X-Order" header="http.param.id"/>
     <set-header name="http.status" constant="201"/>
   </route>
@@ -28,14 +28,16 @@ TEST(HttpServer, RequestReplyWithPathParametersAndHeaders) {
 
   // The route's reply (here: the request body, unchanged) is the response.
   const std::string order = R"({"id":"A17","lines":[{"sku":"x","qty":2}]})";
-  const Answer created = curl({"-X", "POST", "-H", "Content-Type: application/json; charset=utf-8",
-                               "-H", "X-Trace: t-1", "--data-binary", order},
-                              url(port, "/orders/A17?source=shop"));
+  const Answer created =
+      curl({"-X", "POST", "-H", "Content-Type: application/json; charset=utf-8", "-H",
+            "X-Trace: t-1", "-H", "X-Tag: a", "-H", "X-Tag: b", "--data-binary", order},
+           url(port, "/orders/A17?source=shop"));
   EXPECT_EQ(created.status, 201) << created.headers << created.curl_err << bus.output();
   EXPECT_EQ(created.body, order);
   EXPECT_TRUE(contains(created.headers, "X-Order: A17")) << created.headers;
   EXPECT_TRUE(contains(created.headers, "Content-Type: application/json")) << created.headers;
-  EXPECT_TRUE(bus.waitFor("ran A17 POST /orders/A17 q=source=shop trace=t-1")) << bus.output();
+  EXPECT_TRUE(bus.waitFor("ran A17 POST /orders/A17 q=source=shop trace=t-1 tags=a, b"))
+      << bus.output();
 
   // A second route on the same port (one server per port).
   const Answer status = curl({}, url(port, "/status"));
