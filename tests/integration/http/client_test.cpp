@@ -124,5 +124,25 @@ TEST(HttpClient, ExhaustedRetriesAndRefusedConnectionsEndInTheDeadLetter) {
   EXPECT_TRUE(contains(bus.output(), "after 2 attempt(s)")) << bus.output();
 }
 
+TEST(HttpClient, SlowPeerTimesOutAsTransient) {
+  TempDir dir;
+  PythonPeer peer(dir, 0, 200, 3000);  // answers 200, but only after 3 s
+  ASSERT_TRUE(peer.ready());
+  Bus bus(dir, "bus",
+          R"(
+  <route id="slow">
+    <error-handler max-attempts="2" delay="100ms" jitter="0" retry-on="transient" dead-letter-uri="log:dead-slow?show-headers=true"/>
+    <from uri="timer:slow?period=1h&amp;count=1"/>
+    <to uri="http://127.0.0.1:)" +
+              std::to_string(peer.port()) + R"(/slow?timeout=500ms"/>
+    <log message="slow peer answered in time"/>
+  </route>)");
+  ASSERT_TRUE(bus.ready()) << bus.output();
+  ASSERT_TRUE(bus.waitFor("sent to dead letter")) << bus.output();
+  EXPECT_TRUE(contains(bus.output(), "no answer within 500ms")) << bus.output();
+  EXPECT_TRUE(contains(bus.output(), "after 2 attempt(s)")) << bus.output();
+  EXPECT_FALSE(contains(bus.output(), "slow peer answered in time"));
+}
+
 }  // namespace
 }  // namespace busway::testing::http

@@ -154,12 +154,13 @@ inline std::string rawExchange(int port, const std::string& bytes,
 // `failures` requests and 200 {"ok":true} after that; each request is one line in `log`.
 class PythonPeer {
  public:
-  PythonPeer(const TempDir& dir, int failures, int code)
+  // `delay_ms`: how long the peer waits before each answer.
+  PythonPeer(const TempDir& dir, int failures, int code, int delay_ms = 0)
       : port_(freePort()), log_(dir.file("peer-requests.log")) {
     const std::string python = requireProgram({"/usr/bin/python3"}, "servers");
     const std::string script = dir.write("peer.py", R"PY(
-import http.server, sys, threading
-port, failures, code, log = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+import http.server, sys, threading, time
+port, failures, code, log, delay = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
 lock = threading.Lock()
 count = 0
 class Handler(http.server.BaseHTTPRequestHandler):
@@ -172,6 +173,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = count
             with open(log, 'a') as f:
                 f.write('%s %s trace=%s %s\n' % (self.command, self.path, self.headers.get('X-Trace', ''), body.decode()))
+        time.sleep(delay / 1000.0)
         if n <= failures:
             status, out = code, b'{"error":"not now"}'
         else:
@@ -190,7 +192,7 @@ http.server.ThreadingHTTPServer(('127.0.0.1', port), Handler).serve_forever()
     const std::string logs = dir.file("peer-logs");
     std::filesystem::create_directories(logs);
     process_.start({python, script, std::to_string(port_), std::to_string(failures),
-                    std::to_string(code), log_},
+                    std::to_string(code), log_, std::to_string(delay_ms)},
                    logs);
     ready_ = waitForPort(port_, std::chrono::seconds(30));
   }
