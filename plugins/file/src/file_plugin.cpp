@@ -271,9 +271,16 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
       }
     }
     if (ec) {
-      host_.warn(config_.uri, ": cannot list ", config_.folder.string(), ": ", ec.message());
+      // Said once per outage (a folder not mounted yet, removed, no permission), not per poll.
+      if (listing_ok_) {
+        host_.warn(config_.uri, ": cannot list ", config_.folder.string(), ": ", ec.message(),
+                   "; trying again every poll");
+      }
+      listing_ok_ = false;
       return;
     }
+    if (!listing_ok_) host_.info(config_.uri, ": can list ", config_.folder.string(), " again");
+    listing_ok_ = true;
     // Forget files that are gone, so the map stays as small as the folder.
     std::erase_if(seen_,
                   [this](const auto& entry) { return entry.second.generation != generation_; });
@@ -699,6 +706,7 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   std::size_t in_flight_ = 0;
   std::map<std::string, Seen> seen_;  // consumer thread only
   std::uint64_t generation_ = 0;
+  bool listing_ok_ = true;
   std::atomic<std::uint64_t> suffix_{0};
   std::thread thread_;
 };
@@ -752,11 +760,6 @@ class FileEndpoint : public sdk::Endpoint {
   }
 
   void startConsumer(sdk::Route route) override {
-    std::error_code ec;
-    if (!fs::is_directory(folder_, ec)) {
-      throw sdk::TransientError(uri_ + ": the folder " + folder_.string() +
-                                " does not exist or is not a folder; create it");
-    }
     consumer_state_ = std::make_shared<Consumer>(consumer_, host_, std::move(route), claims_);
     consumer_state_->start();
   }

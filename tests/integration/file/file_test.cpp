@@ -119,6 +119,23 @@ TEST(FileConsumer, DeliversCompleteFilesWithHeadersAndMovesThemToDone) {
   EXPECT_FALSE(fs::exists(f.in / "order-1.json"));
 }
 
+TEST(FileConsumer, FolderThatAppearsLaterIsPolledOnceItExists) {
+  Folders f;
+  const fs::path later = fs::path(f.dir.path()) / "later";
+  Bus bus(f.dir, R"(
+  <route id="copy">
+    <from uri="file:)" +
+                     later.string() + R"(?poll=100ms"/>
+    <to uri="file:)" +
+                     f.out.string() + R"(?file-name=${header.file.name}"/>
+  </route>)");
+  ASSERT_TRUE(eventually([&] {
+    return bus.log().find("cannot list " + later.string()) != std::string::npos;
+  })) << bus.log();
+  writeFile(later / "x.txt", "x");
+  ASSERT_TRUE(eventually([&] { return readFile(f.out / "x.txt") == "x"; })) << bus.log();
+}
+
 TEST(FileConsumer, SlowlyWrittenFileIsTakenOnlyWhenComplete) {
   // stable-size: the file must keep its size and modification time across two polls. The
   // writer appends a piece every 150ms, more often than the 100ms poll sees it unchanged.
@@ -238,10 +255,11 @@ TEST(FileConsumer, UnreadableFileGoesToErrorAndOthersGoOn) {
   Folders f;
   ASSERT_EQ(::mkfifo((f.in / "pipe.csv").c_str(), 0644), 0);
   writeFile(f.in / "fine.csv", "fine");
+  writeFile(f.in / "huge.csv", std::string(100, 'h'));  // over max-size
   Bus bus(f.dir, R"(
   <route id="copy">
     <from uri="file:)" +
-                     f.in.string() + R"(?poll=100ms&amp;include=*.csv"/>
+                     f.in.string() + R"(?poll=100ms&amp;include=*.csv&amp;max-size=64"/>
     <to uri="file:)" +
                      f.out.string() + R"(?file-name=${header.file.name}"/>
   </route>)");
@@ -250,6 +268,10 @@ TEST(FileConsumer, UnreadableFileGoesToErrorAndOthersGoOn) {
   EXPECT_NE(readFile(f.in / ".error" / "pipe.csv.error.txt").find("FIFO"), std::string::npos);
   EXPECT_TRUE(fs::is_fifo(f.in / ".error" / "pipe.csv"));
   EXPECT_TRUE(eventually([&] { return readFile(f.out / "fine.csv") == "fine"; })) << bus.log();
+  ASSERT_TRUE(eventually([&] { return fs::exists(f.in / ".error" / "huge.csv.error.txt"); }))
+      << bus.log();
+  EXPECT_NE(readFile(f.in / ".error" / "huge.csv.error.txt").find("more than max-size (64)"),
+            std::string::npos);
   EXPECT_TRUE(bus.process().running());
 }
 

@@ -311,17 +311,55 @@ TEST(TcpServer, BrokenFramesCloseOnlyTheirOwnConnection) {
   EXPECT_NE(bus.log().find("max-frame"), std::string::npos) << bus.log();
 }
 
-TEST(TcpServer, IdleConnectionsAreClosed) {
+TEST(TcpServer, IdleAndUnfinishedFrameTimeoutsCloseTheConnection) {
   TempDir dir;
-  const int port = freePort();
-  Bus bus(
-      dir,
-      server("echo", port, "framing=newline&amp;idle-timeout=300ms", "    <set-body>x</set-body>"),
-      "t.xml", "listening on");
-  Peer peer(port);
+  const int idle_port = freePort();
+  const int read_port = freePort();
+  Bus bus(dir,
+          server("idle", idle_port, "framing=newline&amp;idle-timeout=300ms",
+                 "    <set-body>x</set-body>") +
+              server("read", read_port, "framing=mllp&amp;read-timeout=300ms&amp;idle-timeout=1h",
+                     "    <set-body>x</set-body>"),
+          "t.xml", "routing table generation 1 running");
+  Peer idle(idle_port);
   const auto start = std::chrono::steady_clock::now();
-  EXPECT_TRUE(peer.closedByPeer(30s));
+  EXPECT_TRUE(idle.closedByPeer(30s));
   EXPECT_GE(std::chrono::steady_clock::now() - start, 250ms);
+  Peer slow(read_port);
+  ASSERT_TRUE(slow.send(mllp("complete")));
+  EXPECT_EQ(slow.readMllp(), "x");  // between frames only the (long) idle timeout applies
+  ASSERT_TRUE(slow.send("\x0bhalf a fra"));
+  EXPECT_TRUE(slow.closedByPeer(30s)) << bus.log();
+  EXPECT_NE(bus.log().find("a frame was not completed within read-timeout"), std::string::npos)
+      << bus.log();
+}
+
+TEST(TcpClient, ReadTimeoutWhenThePeerNeverAnswers) {
+  // A listening socket that accepts (the kernel completes the handshake) and never answers.
+  const int listener = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::bind(listener, reinterpret_cast<const sockaddr*>(&address), sizeof address), 0);
+  ASSERT_EQ(::listen(listener, 16), 0);
+  socklen_t length = sizeof address;
+  ::getsockname(listener, reinterpret_cast<sockaddr*>(&address), &length);
+  const int port = ntohs(address.sin_port);
+  TempDir dir;
+  Bus bus(dir,
+          R"(
+  <route id="silent">
+    <error-handler dead-letter-uri="log:dead?level=error"/>
+    <from uri="timer:t?period=50ms&amp;count=1"/>
+    <to uri="tcp:127.0.0.1:)" +
+              std::to_string(port) + R"(?framing=mllp&amp;read-timeout=300ms" pattern="in-out"/>
+  </route>)",
+          "t.xml", "routing table generation 1 running");
+  EXPECT_TRUE(eventually([&] {
+    return bus.log().find("within 300ms (read-timeout)") != std::string::npos;
+  })) << bus.log();
+  EXPECT_NE(bus.log().find("(timeout)"), std::string::npos) << bus.log();
+  ::close(listener);
 }
 
 TEST(TcpServer, RouteFailureIsAnsweredWithAeOrAClose) {
