@@ -674,7 +674,12 @@ class Call : public std::enable_shared_from_this<Call> {
       remote = describe(socket_->remote_endpoint(ec));
       local = describe(socket_->local_endpoint(ec));
     }
-    client_->giveBack(std::move(socket_));
+    // Bytes after the reply would be read as the next send's reply: such a connection is
+    // not reused.
+    if (decoder_.partial())
+      dropSocket();
+    else
+      client_->giveBack(std::move(socket_));
     try {
       if (config().request_reply && config().framing == Framing::mllp && config().check_ack) {
         if (const auto code = ackCode(reply); code && *code != "AA" && *code != "CA") {
