@@ -138,23 +138,25 @@ TEST(FileConsumer, FolderThatAppearsLaterIsPolledOnceItExists) {
 
 TEST(FileConsumer, SlowlyWrittenFileIsTakenOnlyWhenComplete) {
   // stable-size: the file must keep its size and modification time across two polls. The
-  // writer appends a piece every 150ms, more often than the 100ms poll sees it unchanged.
+  // writer appends a piece every 40ms for two seconds: a poll every 400ms never sees the
+  // file unchanged until the writer is done (a pause of 400ms would be needed; under load
+  // the consumer being late only makes the check stricter).
   Folders f;
   Bus bus(f.dir, R"(
   <route id="copy">
     <from uri="file:)" +
-                     f.in.string() + R"(?poll=100ms&amp;read-lock=stable-size"/>
+                     f.in.string() + R"(?poll=400ms&amp;read-lock=stable-size"/>
     <to uri="file:)" +
                      f.out.string() + R"(?file-name=${header.file.name}"/>
   </route>)");
   std::string expected;
   {
     std::ofstream out(f.in / "slow.txt", std::ios::binary);
-    for (int i = 0; i < 12; ++i) {
+    for (int i = 0; i < 50; ++i) {
       const std::string piece = "piece " + std::to_string(i) + "\n";
       out << piece << std::flush;
       expected += piece;
-      std::this_thread::sleep_for(60ms);
+      std::this_thread::sleep_for(40ms);
     }
   }
   ASSERT_TRUE(eventually([&] { return fs::exists(f.out / "slow.txt"); })) << bus.log();
