@@ -793,6 +793,22 @@ class FileEndpoint : public sdk::Endpoint {
     const fs::path target = (folder_ / name).lexically_normal();
     const fs::path parent = target.parent_path();
     std::error_code ec;
+    {
+      // The name stays inside lexically; a symbolic link inside the folder could still lead
+      // out of it, so compare the real paths too (before any folder is created).
+      std::error_code folder_error;
+      const fs::path real_folder = fs::weakly_canonical(folder_, folder_error);
+      const fs::path real_parent = fs::weakly_canonical(parent, ec);
+      if (!ec && !folder_error) {
+        const fs::path inside = real_parent.lexically_relative(real_folder);
+        if (inside.empty() || *inside.begin() == "..") {
+          throw sdk::InvalidError(uri_ + ": the file name '" + name +
+                                  "' leaves the folder through a symbolic link (to " +
+                                  real_parent.string() + ")");
+        }
+      }
+      ec.clear();
+    }
     if (mkdirs_) {
       fs::create_directories(parent, ec);
       if (ec) {
