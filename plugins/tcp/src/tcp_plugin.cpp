@@ -644,17 +644,24 @@ class Call : public std::enable_shared_from_this<Call> {
 
   void armTimeout(Ms timeout, const char* what) {
     timed_out_ = false;
+    // A timer that already fired cannot be cancelled: the generation tells a stale expiry
+    // (of the connect, say) from the current one.
+    const std::uint64_t generation = ++timer_generation_;
     timer_.expires_after(timeout);
     timer_.async_wait(asio::bind_executor(
-        strand_, [self = shared_from_this(), what](boost::system::error_code ec) {
-          if (ec || self->finished_ || !self->socket_) return;
+        strand_, [self = shared_from_this(), what, generation](boost::system::error_code ec) {
+          if (ec || generation != self->timer_generation_ || self->finished_ || !self->socket_)
+            return;
           self->timed_out_ = true;
           self->client_->host().debug(self->config().uri, ": ", what, " expired");
           boost::system::error_code ignored;
           self->socket_->close(ignored);  // the pending operation ends with an error
         }));
   }
-  void disarm() { timer_.cancel(); }
+  void disarm() {
+    ++timer_generation_;
+    timer_.cancel();
+  }
 
   void dropSocket() {
     if (!socket_) return;
@@ -726,6 +733,7 @@ class Call : public std::enable_shared_from_this<Call> {
   std::unique_ptr<tcp::socket> socket_;
   std::array<char, 65536> buffer_{};
   std::string last_error_ = "it refused the connection before";
+  std::uint64_t timer_generation_ = 0;
   bool reused_ = false;
   bool retried_ = false;
   bool timed_out_ = false;
