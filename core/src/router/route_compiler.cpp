@@ -12,6 +12,30 @@
 namespace busway {
 namespace {
 
+// "permanent  invalid" -> {"permanent", "invalid"}.
+std::vector<std::string> splitWords(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  for (const char c : text + ' ') {
+    if (c == ' ' || c == '\t' || c == '\n' || c == ',') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  return words;
+}
+
+// The error kinds a table may name (unavailable is a load-time state, not a message's).
+std::optional<ErrorKind> errorKindNamed(const std::string& name) {
+  for (const ErrorKind kind : {ErrorKind::transient, ErrorKind::permanent, ErrorKind::invalid, ErrorKind::timeout,
+                               ErrorKind::rejected}) {
+    if (name == toString(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 class Compiler {
  public:
   Compiler(const TableDefinition& table, BusContext& context, Diagnostics& diagnostics)
@@ -285,6 +309,33 @@ class Compiler {
       const bool has_when = std::any_of(step.children.begin(), step.children.end(), [](const StepDef& c) { return c.kind == "when"; });
       if (!has_when) diagnostics_.error(step.where, "<choice> needs at least one <when>");
       return std::make_shared<ChoiceStep>(std::move(whens), std::move(otherwise));
+    }
+    if (k == "try") {
+      std::vector<StepDef> body;
+      std::vector<TryStep::Catch> catches;
+      for (const auto& child : step.children) {
+        if (child.kind != "catch") {
+          if (!catches.empty()) diagnostics_.error(child.where, "the steps of a <try> come before its <catch> elements");
+          body.push_back(child);
+          continue;
+        }
+        TryStep::Catch c;
+        if (const auto* on = child.attribute("on")) {
+          for (const auto& name : splitWords(on->value)) {
+            const auto kind = errorKindNamed(name);
+            if (!kind) {
+              diagnostics_.error(on->value_where, "on= takes error kinds (transient, permanent, invalid, timeout, rejected), not '" +
+                                                      name + "'");
+            } else {
+              c.kinds.push_back(*kind);
+            }
+          }
+        }
+        c.pipeline = pipelineOf(child.children);
+        catches.push_back(std::move(c));
+      }
+      if (catches.empty()) diagnostics_.error(step.where, "<try> needs at least one <catch> (<catch on=\"permanent\">...</catch>)");
+      return std::make_shared<TryStep>(pipelineOf(body), std::move(catches));
     }
     if (k == "recipient-list") {
       auto computed = expressionOf(step);
