@@ -32,6 +32,7 @@
 #include <utility>
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -177,10 +178,14 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   Consumer& operator=(const Consumer&) = delete;
   ~Consumer() {
     if (thread_.joinable()) thread_.detach();  // stop() joins; only a failed start gets here
+    releaseOwnership();  // the last delivery of this consumer has been answered
   }
 
   void start() {
-    if (config_.lock == ReadLock::rename) recoverInProgress();
+    if (config_.lock == ReadLock::rename) {
+      claimOwnership();
+      recoverInProgress();
+    }
     thread_ = std::thread([self = shared_from_this()] { self->run(); });
   }
 
@@ -214,26 +219,83 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
 
   // A claim of the rename lock that a previous consumer did not finish (the bus stopped or
   // crashed): the file goes back into the folder to be taken again (at-least-once).
+  // read-lock=rename: this consumer claims files into in-progress/OWNER/, and holds an
+  // flock on in-progress/OWNER.lock for as long as it (or a delivery of its) lives. The
+  // kernel drops the lock when the process dies, so a lock that can be taken belongs to a
+  // bus that stopped or crashed: its files go back into the folder to be read again
+  // (at-least-once), while the claims of buses that still run are left alone.
+  void claimOwnership() {
+    std::error_code ec;
+    fs::create_directories(config_.in_progress_dir, ec);
+    char host[256] = {};
+    ::gethostname(host, sizeof host - 1);
+    static std::atomic<std::uint64_t> sequence{0};
+    owner_ = std::string(host) + "-" + std::to_string(::getpid()) + "-" +
+             std::to_string(sequence.fetch_add(1));
+    const fs::path lock = config_.in_progress_dir / (owner_ + ".lock");
+    auto fd = std::make_shared<Fd>(::open(lock.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
+    if (fd->get() < 0 || ::flock(fd->get(), LOCK_EX | LOCK_NB) != 0) {
+      throw sdk::TransientError(config_.uri + ": cannot create and lock " + lock.string() + ": " +
+                                errnoText(errno) + "; read-lock=rename needs a writable " +
+                                config_.in_progress_dir.string());
+    }
+    owner_lock_ = std::move(fd);
+  }
+
   void recoverInProgress() {
     std::error_code ec;
-    if (!fs::is_directory(config_.in_progress_dir, ec)) return;
-    for (auto it = fs::recursive_directory_iterator(config_.in_progress_dir, ec);
-         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
-      if (!it->is_regular_file(ec) && !it->is_fifo(ec)) continue;
-      const fs::path relative = it->path().lexically_relative(config_.in_progress_dir);
-      const fs::path back = config_.folder / relative;
-      if (claims_->has(back.string())) continue;  // another consumer of this bus has it
-      std::error_code move_error;
-      fs::create_directories(back.parent_path(), move_error);
-      fs::rename(it->path(), back, move_error);
-      if (move_error) {
-        host_.warn(config_.uri, ": cannot give ", it->path().string(),
-                   " back to the folder: ", move_error.message());
-      } else {
-        host_.info(config_.uri, ": ", back.string(),
-                   " was in progress when the bus last stopped; it is read again");
+    std::vector<fs::path> locks;
+    for (auto it = fs::directory_iterator(config_.in_progress_dir, ec);
+         !ec && it != fs::directory_iterator(); it.increment(ec)) {
+      if (it->path().extension() == ".lock" && it->path().stem() != owner_)
+        locks.push_back(it->path());
+    }
+    for (const fs::path& lock : locks) {
+      const Fd fd(::open(lock.c_str(), O_RDWR | O_CLOEXEC));
+      if (fd.get() < 0 || ::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) continue;  // alive
+      const fs::path claimed = config_.in_progress_dir / lock.stem();
+      bool all_back = true;
+      std::error_code walk_error;
+      for (auto it = fs::recursive_directory_iterator(claimed, walk_error);
+           !walk_error && it != fs::recursive_directory_iterator(); it.increment(walk_error)) {
+        std::error_code type_error;
+        if (it->is_directory(type_error)) continue;
+        const fs::path back = config_.folder / it->path().lexically_relative(claimed);
+        std::error_code move_error;
+        fs::create_directories(back.parent_path(), move_error);
+        fs::rename(it->path(), back, move_error);
+        if (move_error) {
+          all_back = false;
+          host_.warn(config_.uri, ": cannot give ", it->path().string(),
+                     " back to the folder: ", move_error.message());
+        } else {
+          host_.info(config_.uri, ": ", back.string(),
+                     " was in progress when its bus stopped; it is read again");
+        }
+      }
+      if (all_back) {
+        std::error_code remove_error;
+        fs::remove_all(claimed, remove_error);
+        fs::remove(lock, remove_error);
       }
     }
+  }
+
+  // Removes this consumer's in-progress folder and lock once nothing of it is left.
+  void releaseOwnership() noexcept {
+    if (!owner_lock_) return;
+    std::error_code ec;
+    const fs::path claimed = config_.in_progress_dir / owner_;
+    bool empty = true;
+    for (auto it = fs::recursive_directory_iterator(claimed, ec);
+         !ec && it != fs::recursive_directory_iterator(); it.increment(ec)) {
+      std::error_code type_error;
+      if (!it->is_directory(type_error)) empty = false;
+    }
+    if (!empty) return;  // recovered by the next consumer that starts
+    fs::remove_all(claimed, ec);
+    fs::remove(config_.in_progress_dir / (owner_ + ".lock"), ec);
+    owner_lock_.reset();
   }
 
   bool excludedFolder(const fs::path& path) const {
@@ -326,7 +388,7 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
     work->current = candidate.path;
     work->relative = candidate.relative;
     if (config_.lock == ReadLock::rename) {
-      const fs::path claimed = config_.in_progress_dir / candidate.relative;
+      const fs::path claimed = config_.in_progress_dir / owner_ / candidate.relative;
       std::error_code ec;
       fs::create_directories(claimed.parent_path(), ec);
       fs::rename(candidate.path, claimed, ec);
@@ -707,6 +769,8 @@ class Consumer : public std::enable_shared_from_this<Consumer> {
   std::map<std::string, Seen> seen_;  // consumer thread only
   std::uint64_t generation_ = 0;
   bool listing_ok_ = true;
+  std::string owner_;               // read-lock=rename: names this consumer's claims
+  std::shared_ptr<Fd> owner_lock_;  // the flock on in-progress/OWNER.lock
   std::atomic<std::uint64_t> suffix_{0};
   std::thread thread_;
 };

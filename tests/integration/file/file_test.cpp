@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdint>
 #include <cstdio>
 #include <filesystem>
@@ -378,7 +379,48 @@ TEST(FileConsumer, RenameLockLetsTwoBusesShareAFolderWithoutTakingAFileTwice) {
   EXPECT_EQ(taken.size(), static_cast<std::size_t>(kFiles));
   EXPECT_EQ(std::set<std::string>(taken.begin(), taken.end()).size(),
             static_cast<std::size_t>(kFiles));
-  EXPECT_TRUE(names(f.in / ".inprogress").empty());
+  // Nothing is left in progress: only the two running consumers' lock files (and their
+  // empty claim folders) are there.
+  int claimed = 0;
+  for (const auto& entry : fs::recursive_directory_iterator(f.in / ".inprogress")) {
+    if (entry.is_regular_file() && entry.path().extension() != ".lock") ++claimed;
+  }
+  EXPECT_EQ(claimed, 0);
+}
+
+TEST(FileConsumer, RenameLockGivesBackTheClaimsOfABusThatDied) {
+  // A bus killed while it works on a file leaves it in .inprogress/OWNER/; the kernel drops
+  // its flock on .inprogress/OWNER.lock, so the next bus moves the file back and reads it.
+  Folders f;
+  writeFile(f.in / "stuck.txt", "stuck");
+  const auto route = [&](const std::string& steps) {
+    return R"(
+  <route id="r">
+    <from uri="file:)" +
+           f.in.string() + R"(?poll=50ms&amp;read-lock=rename"/>
+    )" + steps +
+           R"(
+  </route>)";
+  };
+  {
+    // A route that waits an hour: the file stays claimed, in flight, when the bus is killed.
+    Bus stuck(f.dir, route(R"(<delay duration="1h"/>)"), "stuck.xml");
+    ASSERT_TRUE(eventually([&] {
+      std::error_code ec;
+      for (const auto& entry : fs::recursive_directory_iterator(f.in / ".inprogress", ec))
+        if (entry.path().filename() == "stuck.txt") return true;
+      return false;
+    })) << stuck.log();
+    stuck.process().signal(SIGKILL);
+    stuck.process().wait(30s);
+  }
+  Bus next(f.dir,
+           route(R"(<to uri="file:)" + f.out.string() + R"(?file-name=${header.file.name}"/>)"),
+           "next.xml");
+  ASSERT_TRUE(eventually([&] { return readFile(f.out / "stuck.txt") == "stuck"; })) << next.log();
+  EXPECT_TRUE(eventually([&] { return fs::exists(f.in / ".done" / "stuck.txt"); })) << next.log();
+  EXPECT_NE(next.log().find("was in progress when its bus stopped"), std::string::npos)
+      << next.log();
 }
 
 TEST(FileProducer, AtomicWritesNeverShowATornFile) {
