@@ -137,6 +137,12 @@ inline Json parseJson(std::string_view text, std::string_view what) {
     const std::size_t offset = e.byte > 0 ? e.byte - 1 : 0;
     throw sdk::InvalidError(std::string(what) + " is not valid JSON at " +
                             describe(positionOf(text, offset)) + ": " + reason);
+  } catch (const Json::exception& e) {
+    // e.g. out_of_range 406: a number too large for a double ("1e999")
+    std::string reason = e.what();
+    if (const auto bracket = reason.find("] "); bracket != std::string::npos)
+      reason = reason.substr(bracket + 2);
+    throw sdk::InvalidError(std::string(what) + " is not valid JSON: " + reason);
   }
 }
 
