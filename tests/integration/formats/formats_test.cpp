@@ -59,6 +59,10 @@ TEST(FormatsInTheBus, Hl7HeadersDriveTheRouteAndTheMessageComesBackIntact) {
     <from uri="timer:hl7?period=100ms&amp;count=1"/>
     <set-body media-type="x-application/hl7-v2+er7">MSH|^~\&amp;|LAB|HOSP|EHR|HOSP|202612010800||ORU^R01|CTRL-9|P|2.5.1&#13;PID|1||42^^^HOSP^MR||DOE^JANE&#13;OBX|1|TX|NOTE||a \F\ b&#13;</set-body>
     <transform ref="unmarshal:hl7"/>
+    <choice>
+      <when header="hl7.message-type == 'ORU^R01'"><log category="routed" message="result"/></when>
+      <otherwise><log category="routed" message="other"/></otherwise>
+    </choice>
     <log category="hl7-json" message="${header.hl7.message-type} ${header.hl7.control-id} ${body}"/>
     <transform ref="marshal:hl7"/>
     <transform ref="unmarshal:hl7"/>
@@ -70,6 +74,7 @@ TEST(FormatsInTheBus, Hl7HeadersDriveTheRouteAndTheMessageComesBackIntact) {
       R"(["PID","1","",["42","","","HOSP","MR"],"",["DOE","JANE"]],["OBX","1","TX","NOTE","","a | b"]]})";
   EXPECT_NE(r.err.find("[hl7-json] ORU^R01 CTRL-9 " + json), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("[hl7-again] " + json), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[routed] result"), std::string::npos) << r.err;
 }
 
 TEST(FormatsInTheBus, MalformedCsvGoesToTheDeadLetterWithItsPosition) {
