@@ -232,4 +232,21 @@ TEST(CsvPlugin, MalformedInputIsInvalidWithItsPosition) {
   EXPECT_NE(bad_option.error.find("'delimiter'"), std::string::npos) << bad_option.error;
 }
 
+TEST(CsvCodec, MarshalOfMutatedJsonGivesAResultOrAnInvalidError) {
+  const std::string json = csv::unmarshal(sample(), {});
+  std::size_t ok = 0;
+  std::size_t invalid = 0;
+  busway::formats::testing::forEachMutation(json, 5000, 77, "[]{}\",:0ntf",
+                                            [&](const std::string& input) {
+                                              try {
+                                                csv::marshal(input, {});
+                                                ++ok;
+                                              } catch (const sdk::InvalidError&) {
+                                                ++invalid;
+                                              }
+                                            });
+  EXPECT_EQ(ok + invalid, 5000U);
+  EXPECT_GT(invalid, 0U);
+}
+
 }  // namespace

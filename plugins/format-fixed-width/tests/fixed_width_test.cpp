@@ -206,4 +206,22 @@ TEST(FixedWidthPlugin, ConvertsThroughTheSdkHost) {
   EXPECT_NE(missing.error.find("'layout'"), std::string::npos) << missing.error;
 }
 
+TEST(FixedWidthCodec, MarshalOfMutatedJsonGivesAResultOrAnInvalidError) {
+  const auto o = options();
+  const std::string json = fw::unmarshal(sample(), o);
+  std::size_t ok = 0;
+  std::size_t invalid = 0;
+  busway::formats::testing::forEachMutation(json, 5000, 77, "[]{}\",:0ntf",
+                                            [&](const std::string& input) {
+                                              try {
+                                                fw::marshal(input, o);
+                                                ++ok;
+                                              } catch (const sdk::InvalidError&) {
+                                                ++invalid;
+                                              }
+                                            });
+  EXPECT_EQ(ok + invalid, 5000U);
+  EXPECT_GT(invalid, 0U);
+}
+
 }  // namespace

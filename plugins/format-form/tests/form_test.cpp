@@ -98,4 +98,21 @@ TEST(FormPlugin, ConvertsThroughTheSdkHost) {
   EXPECT_EQ(host.unmarshal("form", bad).status, sdk::Status::invalid);
 }
 
+TEST(FormCodec, MarshalOfMutatedJsonGivesAResultOrAnInvalidError) {
+  const std::string json = form::unmarshal(kSample, {});
+  std::size_t ok = 0;
+  std::size_t invalid = 0;
+  busway::formats::testing::forEachMutation(json, 5000, 77, "[]{}\",:0ntf",
+                                            [&](const std::string& input) {
+                                              try {
+                                                form::marshal(input, {});
+                                                ++ok;
+                                              } catch (const sdk::InvalidError&) {
+                                                ++invalid;
+                                              }
+                                            });
+  EXPECT_EQ(ok + invalid, 5000U);
+  EXPECT_GT(invalid, 0U);
+}
+
 }  // namespace

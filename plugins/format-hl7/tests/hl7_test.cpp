@@ -212,4 +212,21 @@ TEST(Hl7Plugin, MalformedMessageIsInvalid) {
   EXPECT_NE(result.error.find("segment 2 (PV1), field 3"), std::string::npos) << result.error;
 }
 
+TEST(Hl7Codec, MarshalOfMutatedJsonGivesAResultOrAnInvalidError) {
+  const std::string json = hl7::unmarshal(sample("adt_a01.hl7"), {});
+  std::size_t ok = 0;
+  std::size_t invalid = 0;
+  busway::formats::testing::forEachMutation(json, 5000, 77, "[]{}\",:0ntf",
+                                            [&](const std::string& input) {
+                                              try {
+                                                hl7::marshal(input, {});
+                                                ++ok;
+                                              } catch (const sdk::InvalidError&) {
+                                                ++invalid;
+                                              }
+                                            });
+  EXPECT_EQ(ok + invalid, 5000U);
+  EXPECT_GT(invalid, 0U);
+}
+
 }  // namespace

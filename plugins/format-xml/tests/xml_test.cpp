@@ -169,4 +169,21 @@ TEST(XmlPlugin, ConvertsThroughTheSdkHost) {
   EXPECT_NE(result.error.find("line 1, column"), std::string::npos) << result.error;
 }
 
+TEST(XmlCodec, MarshalOfMutatedJsonGivesAResultOrAnInvalidError) {
+  const std::string json = xml::unmarshal(sample(), {});
+  std::size_t ok = 0;
+  std::size_t invalid = 0;
+  busway::formats::testing::forEachMutation(json, 5000, 77, "[]{}\",:0ntf",
+                                            [&](const std::string& input) {
+                                              try {
+                                                xml::marshal(input, {});
+                                                ++ok;
+                                              } catch (const sdk::InvalidError&) {
+                                                ++invalid;
+                                              }
+                                            });
+  EXPECT_EQ(ok + invalid, 5000U);
+  EXPECT_GT(invalid, 0U);
+}
+
 }  // namespace
