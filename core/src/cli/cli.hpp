@@ -50,6 +50,10 @@ std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOpti
 int runCommand(Args& args);
 int validateCommand(Args& args);
 int graphCommand(Args& args);
+// `busway test PATH...` (test_command.cpp).
+int testCommand(Args& args);
+// The bundled plugin folder next to the binary (PREFIX/lib/busway/plugins).
+std::string bundledPluginDir();
 // `busway plugins SUBCOMMAND` (plugins_command.cpp).
 int pluginsCommand(Args& args);
 // `busway plugins new NAME` (plugins_new_command.cpp).

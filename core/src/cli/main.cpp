@@ -16,6 +16,7 @@ commands:
   run TABLE...        run the routing table(s) until SIGINT/SIGTERM; reload on change or SIGHUP
   validate TABLE...   check routing tables; print every error as FILE:LINE:COL
   graph TABLE...      draw the routes (Graphviz DOT, or Mermaid with --mermaid)
+  test PATH...        run route tests written as data (*.test.xml); exit 0 when all pass
   plugins SUBCOMMAND  list, inspect, new, check, keygen, sign, verify (busway plugins --help)
   version             print the version
 
@@ -50,6 +51,7 @@ int main(int argc, char** argv) {
   if (command == "run") return busway::cli::runCommand(rest);
   if (command == "validate") return busway::cli::validateCommand(rest);
   if (command == "graph") return busway::cli::graphCommand(rest);
+  if (command == "test") return busway::cli::testCommand(rest);
   if (command == "plugins") return busway::cli::pluginsCommand(rest);
   if (command == "version") return versionCommand(rest);
   std::cerr << "busway: unknown command '" << command << "'\n\n" << kUsageText;

@@ -32,7 +32,7 @@ const std::vector<std::string>& stepNames() {
   static const std::vector<std::string> kNames = {
       "to",     "filter",        "choice",   "recipient-list", "multicast", "split", "aggregate", "enrich",
       "wire-tap", "throttle",    "delay",    "set-header",     "remove-header", "set-body", "transform",
-      "log",    "stop",          "reply"};
+      "log",    "stop",          "reply",          "try"};
   return kNames;
 }
 
@@ -73,6 +73,8 @@ std::map<std::string, ElementRule> buildRules() {
   add({"choice", {"id"}, {}, {}, {"when", "otherwise"}, false});
   add({"when", with({"id"}, expr), {}, {expression_required}, steps, false});
   add({"otherwise", {"id"}, {}, {}, steps, false});
+  add({"try", {"id"}, {}, {}, with(steps, {"catch"}), false});
+  add({"catch", {"id", "on"}, {}, {}, steps, false});
   add({"recipient-list", with({"id", "delimiter", "parallel"}, expr), {}, {expression_optional}, {"recipient"}, false});
   add({"recipient", {"ref", "uri"}, {}, {endpoint_ref}, {}, false});
   add({"multicast", {"id", "parallel", "strategy", "timeout", "separator", "root"}, {}, {}, {"to", "pipeline"}, false});

@@ -12,6 +12,46 @@
 namespace busway {
 namespace {
 
+// "permanent  invalid" -> {"permanent", "invalid"}.
+std::vector<std::string> splitWords(const std::string& text) {
+  std::vector<std::string> words;
+  std::string word;
+  for (const char c : text + ' ') {
+    if (c == ' ' || c == '\t' || c == '\n' || c == ',') {
+      if (!word.empty()) words.push_back(std::move(word));
+      word.clear();
+    } else {
+      word += c;
+    }
+  }
+  return words;
+}
+
+// A URI as it may appear in message history, logs and dead letters: without its options
+// (placeholders are resolved by then, so `password=${env:X}` would be in clear) and with
+// the password of a `//user:password@host` part masked.
+std::string redactedUri(const std::string& text) {
+  std::string out = text.substr(0, text.find('?'));
+  if (const auto authority = out.find("//"); authority != std::string::npos) {
+    const auto end = out.find('/', authority + 2);
+    const auto at = out.rfind('@', end);
+    if (at != std::string::npos && at > authority) {
+      const auto colon = out.find(':', authority + 2);
+      if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
+    }
+  }
+  return out;
+}
+
+// The error kinds a table may name (unavailable is a load-time state, not a message's).
+std::optional<ErrorKind> errorKindNamed(const std::string& name) {
+  for (const ErrorKind kind : {ErrorKind::transient, ErrorKind::permanent, ErrorKind::invalid, ErrorKind::timeout,
+                               ErrorKind::rejected}) {
+    if (name == toString(kind)) return kind;
+  }
+  return std::nullopt;
+}
+
 class Compiler {
  public:
   Compiler(const TableDefinition& table, BusContext& context, Diagnostics& diagnostics)
@@ -124,7 +164,7 @@ class Compiler {
 
   std::string targetName(const StepDef& step) const {
     if (const auto* ref = step.attribute("ref")) return ref->value;
-    if (const auto* uri = step.attribute("uri")) return uri->value;
+    if (const auto* uri = step.attribute("uri")) return redactedUri(uri->value);
     return step.kind;
   }
 
@@ -285,6 +325,33 @@ class Compiler {
       const bool has_when = std::any_of(step.children.begin(), step.children.end(), [](const StepDef& c) { return c.kind == "when"; });
       if (!has_when) diagnostics_.error(step.where, "<choice> needs at least one <when>");
       return std::make_shared<ChoiceStep>(std::move(whens), std::move(otherwise));
+    }
+    if (k == "try") {
+      std::vector<StepDef> body;
+      std::vector<TryStep::Catch> catches;
+      for (const auto& child : step.children) {
+        if (child.kind != "catch") {
+          if (!catches.empty()) diagnostics_.error(child.where, "the steps of a <try> come before its <catch> elements");
+          body.push_back(child);
+          continue;
+        }
+        TryStep::Catch c;
+        if (const auto* on = child.attribute("on")) {
+          for (const auto& name : splitWords(on->value)) {
+            const auto kind = errorKindNamed(name);
+            if (!kind) {
+              diagnostics_.error(on->value_where, "on= takes error kinds (transient, permanent, invalid, timeout, rejected), not '" +
+                                                      name + "'");
+            } else {
+              c.kinds.push_back(*kind);
+            }
+          }
+        }
+        c.pipeline = pipelineOf(child.children);
+        catches.push_back(std::move(c));
+      }
+      if (catches.empty()) diagnostics_.error(step.where, "<try> needs at least one <catch> (<catch on=\"permanent\">...</catch>)");
+      return std::make_shared<TryStep>(pipelineOf(body), std::move(catches));
     }
     if (k == "recipient-list") {
       auto computed = expressionOf(step);

@@ -170,6 +170,26 @@ class ChoiceStep final : public Processor {
   bool synchronous_ = true;
 };
 
+// <try>: runs its steps; when one fails with an error that a <catch> takes (by kind), the
+// error moves into the headers busway.failure.kind/reason/where and the catch's steps run
+// instead, so the route goes on. An error no catch takes fails the route as usual.
+class TryStep final : public Processor {
+ public:
+  struct Catch {
+    std::vector<ErrorKind> kinds;  // empty: every kind
+    ProcessorPtr pipeline;
+  };
+  TryStep(ProcessorPtr body, std::vector<Catch> catches) : body_(std::move(body)), catches_(std::move(catches)) {}
+  bool process(const ExchangePtr& exchange, Done done) override;
+
+ private:
+  // After the body: runs the matching catch; true when finished synchronously.
+  bool handle(const ExchangePtr& exchange, const Done& done) const;
+
+  ProcessorPtr body_;
+  std::vector<Catch> catches_;
+};
+
 // ---- splitting and aggregating ----
 class SplitStep final : public Processor {
  public:

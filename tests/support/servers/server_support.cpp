@@ -1,15 +1,15 @@
 #include "servers/server_support.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "child_process.hpp"
 
@@ -18,7 +18,8 @@ namespace {
 
 std::string find(const std::string& candidate) {
   namespace fs = std::filesystem;
-  if (candidate.find('/') != std::string::npos) return fs::exists(candidate) ? candidate : std::string();
+  if (candidate.find('/') != std::string::npos)
+    return fs::exists(candidate) ? candidate : std::string();
   const char* path = std::getenv("PATH");
   std::string dirs = path != nullptr ? path : "/usr/local/bin:/usr/bin:/bin";
   dirs += ":/usr/sbin:/sbin";
@@ -40,20 +41,23 @@ std::string findAny(const std::vector<std::string>& candidates) {
 
 }  // namespace
 
-std::string requireProgram(const std::vector<std::string>& candidates, const std::string& install_group) {
+std::string requireProgram(const std::vector<std::string>& candidates,
+                           const std::string& install_group) {
   if (auto found = findAny(candidates); !found.empty()) return found;
   // One install at a time per process; install-deps.sh itself is idempotent.
   static std::mutex install_mutex;
   const std::lock_guard<std::mutex> lock(install_mutex);
   if (auto found = findAny(candidates); !found.empty()) return found;
   const std::string script = std::string(BUSWAY_SOURCE_DIR) + "/packaging/install-deps.sh";
-  const auto result = runCommand({"bash", script, "--group", install_group}, std::chrono::minutes(10));
+  const auto result =
+      runCommand({"bash", script, "--group", install_group}, std::chrono::minutes(10));
   if (auto found = findAny(candidates); !found.empty()) return found;
   std::string names;
   for (const auto& c : candidates) names += (names.empty() ? "" : ", ") + c;
   throw std::runtime_error("the test needs " + names + " (install group '" + install_group +
                            "'), and `packaging/install-deps.sh --group " + install_group +
-                           "` did not provide it (exit " + std::to_string(result.exit_code) + "): " + result.err);
+                           "` did not provide it (exit " + std::to_string(result.exit_code) +
+                           "): " + result.err);
 }
 
 bool waitForPort(int port, std::chrono::milliseconds timeout) {
@@ -66,7 +70,8 @@ bool waitForPort(int port, std::chrono::milliseconds timeout) {
       address.sin_port = htons(static_cast<std::uint16_t>(port));
       address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
       // NOLINTNEXTLINE(cppcoreguidelines-pro-type-reinterpret-cast): the sockets API
-      const bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+      const bool connected =
+          ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
       ::close(fd);
       if (connected) return true;
     }

@@ -14,7 +14,8 @@ namespace busway::testing {
 // it is, a bare name is searched in PATH). When none exists, runs
 // `packaging/install-deps.sh --group GROUP` once and looks again. Throws std::runtime_error
 // naming the program and the group when it is still missing: a test fails, it never skips.
-std::string requireProgram(const std::vector<std::string>& candidates, const std::string& install_group);
+std::string requireProgram(const std::vector<std::string>& candidates,
+                           const std::string& install_group);
 
 // True once a TCP connection to 127.0.0.1:port succeeds, false after `timeout`.
 bool waitForPort(int port, std::chrono::milliseconds timeout);

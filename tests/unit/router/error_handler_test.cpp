@@ -118,8 +118,8 @@ TEST(ErrorHandlerTest, PermanentAndInvalidGoStraightToTheDeadLetter) {
     EXPECT_EQ(letter.headers().text("busway.failure.attempts"), "1");
     EXPECT_NE(letter.headers().text("busway.failure.reason").find("fails attempt 1"),
               std::string::npos);
-    EXPECT_EQ(letter.headers().text("busway.failure.history"),
-              "r/set-header > r/to:mock:down?fail=9&fail-kind=" + std::string(kind) + "!");
+    // Steps are named by the endpoint without its options: they may hold credentials.
+    EXPECT_EQ(letter.headers().text("busway.failure.history"), "r/set-header > r/to:mock:down!");
     const auto stats = statsOf(h, "r");
     EXPECT_EQ(stats.dead_lettered, 1u);
     EXPECT_EQ(stats.failed, 0u);
