@@ -12,6 +12,10 @@ namespace busway::formats::xml {
 
 namespace {
 
+// Elements (unmarshal) and JSON levels (marshal) deeper than this are refused: the
+// conversion recurses, and a hostile document must not exhaust the stack.
+constexpr std::size_t kMaxDepth = 512;
+
 std::vector<std::string> splitList(std::string_view text) {
   std::vector<std::string> out;
   std::size_t start = 0;
@@ -49,7 +53,11 @@ class Reader {
  public:
   explicit Reader(const Options& options) : options_(options) {}
 
-  Json element(const pugi::xml_node& node, const std::string& path) const {
+  Json element(const pugi::xml_node& node, const std::string& path, std::size_t depth = 1) const {
+    if (depth > kMaxDepth) {
+      throw sdk::InvalidError("XML nests elements deeper than " + std::to_string(kMaxDepth) +
+                              " levels (at " + path.substr(0, 200) + "...)");
+    }
     std::string text;
     bool has_children = false;
     for (const pugi::xml_node child : node.children()) {
@@ -68,7 +76,7 @@ class Reader {
       if (child.type() != pugi::node_element) continue;
       const std::string name = child.name();
       const std::string child_path = path + "/" + name;
-      Json value = element(child, child_path);
+      Json value = element(child, child_path, depth + 1);
       const auto found = object.find(name);
       if (found == object.end()) {
         if (isArray(child_path, name)) {
@@ -107,7 +115,12 @@ class Writer {
  public:
   explicit Writer(const Options& options) : options_(options) {}
 
-  void content(pugi::xml_node node, const Json& value, const std::string& path) const {
+  void content(pugi::xml_node node, const Json& value, const std::string& path,
+               std::size_t depth = 1) const {
+    if (depth > kMaxDepth) {
+      fail(path.substr(0, 200),
+           "the JSON nests deeper than " + std::to_string(kMaxDepth) + " levels");
+    }
     if (value.is_object()) {
       for (const auto& [key, child] : value.items()) {
         if (!key.empty() && key[0] == '@') {
@@ -118,11 +131,11 @@ class Writer {
         } else if (key == "#text") {
           node.append_child(pugi::node_pcdata).set_value(scalar(child, path + ".#text").c_str());
         } else {
-          childElements(node, key, child, path + "." + key);
+          childElements(node, key, child, path + "." + key, depth);
         }
       }
     } else if (value.is_array()) {
-      childElements(node, options_.item, value, path);
+      childElements(node, options_.item, value, path, depth);
     } else {
       const std::string text = scalar(value, path);
       if (!text.empty()) node.append_child(pugi::node_pcdata).set_value(text.c_str());
@@ -131,16 +144,17 @@ class Writer {
 
  private:
   void childElements(pugi::xml_node parent, const std::string& name, const Json& value,
-                     const std::string& path) const {
+                     const std::string& path, std::size_t depth) const {
     if (!validName(name)) {
       fail(path, "the key '" + name + "' is not a valid XML element name");
     }
     if (!value.is_array()) {
-      content(parent.append_child(name.c_str()), value, path);
+      content(parent.append_child(name.c_str()), value, path, depth + 1);
       return;
     }
     for (std::size_t i = 0; i < value.size(); ++i) {
-      content(parent.append_child(name.c_str()), value[i], path + "[" + std::to_string(i) + "]");
+      content(parent.append_child(name.c_str()), value[i], path + "[" + std::to_string(i) + "]",
+              depth + 1);
     }
   }
 

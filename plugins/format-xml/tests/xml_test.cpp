@@ -126,6 +126,21 @@ TEST(XmlCodec, MarshalErrorsNameTheJsonPath) {
   EXPECT_NE(error.find("not valid JSON at line 1"), std::string::npos) << error;
 }
 
+TEST(XmlCodec, DeepNestingIsRefusedNotACrash) {
+  std::string deep;
+  for (int i = 0; i < 100000; ++i) deep += "<a>";
+  EXPECT_NE(errorOf([&] { xml::unmarshal(deep, {}); }).find("not well-formed"), std::string::npos);
+  for (int i = 0; i < 100000; ++i) deep += "</a>";
+  EXPECT_NE(errorOf([&] { xml::unmarshal(deep, {}); }).find("deeper than 512 levels"),
+            std::string::npos);
+  std::string json;
+  for (int i = 0; i < 5000; ++i) json += "{\"a\":";
+  json += "1";
+  for (int i = 0; i < 5000; ++i) json += "}";
+  EXPECT_NE(errorOf([&] { xml::marshal(json, {}); }).find("deeper than 512 levels"),
+            std::string::npos);
+}
+
 TEST(XmlCodec, Latin1DocumentsAreConverted) {
   const std::string latin1 =
       "<?xml version=\"1.0\" encoding=\"ISO-8859-1\"?><city>M\xFCnchen</city>";
