@@ -97,7 +97,7 @@ Settings readSettings(const sdk::Options& options) {
     throw sdk::InvalidError(e.what());
   }
   s.qos = static_cast<int>(options.integer("qos"));
-  s.client_id = options.text("client-id");
+  s.client_id = options.text("client-id", "");
   s.clean_session = options.boolean("clean-session");
   s.retain = options.boolean("retain");
   s.protocol = options.text("protocol") == "5" ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311;
@@ -109,7 +109,7 @@ Settings readSettings(const sdk::Options& options) {
   s.consumers = static_cast<int>(consumers);
   s.share_group = options.text("share-group");
   s.media_type = options.text("media-type");
-  s.topic_header = options.text("topic-header");
+  s.topic_header = options.text("topic-header", "");
   s.keepalive_s = static_cast<int>(wholeSeconds(options.duration("keepalive")));
   if (s.keepalive_s < 5) s.keepalive_s = 5;  // libmosquitto refuses less than 5s
   s.reconnect_delay_s = wholeSeconds(options.duration("reconnect-delay"));
@@ -124,11 +124,11 @@ Settings readSettings(const sdk::Options& options) {
                             " is out of range; use 1 to 65535");
   }
   s.max_inflight = static_cast<int>(inflight);
-  s.username = options.text("username");
-  s.password = options.text("password");
-  s.ca_file = options.text("ca-file");
-  s.cert_file = options.text("cert-file");
-  s.key_file = options.text("key-file");
+  s.username = options.text("username", "");
+  s.password = options.text("password", "");
+  s.ca_file = options.text("ca-file", "");
+  s.cert_file = options.text("cert-file", "");
+  s.key_file = options.text("key-file", "");
   s.tls = options.boolean("tls") || !s.ca_file.empty();
   s.tls_insecure = options.boolean("tls-insecure");
   if (!s.clean_session && s.client_id.empty()) {
