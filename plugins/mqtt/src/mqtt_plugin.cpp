@@ -17,20 +17,16 @@
 // reconnect and sends them again. A send that sees no acknowledgement within `send-timeout`
 // fails as transient (the route's error handler may retry: at-least-once, maybe twice).
 
-#include <mosquitto.h>
-#include <mqtt_protocol.h>
-#include <sys/socket.h>
-
 #include <atomic>
 #include <cerrno>
-#include <cstdlib>
-#include <cstring>
-#include <optional>
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -40,9 +36,13 @@
 #include <utility>
 #include <vector>
 
-#include <busway/plugin.hpp>
+#include <sys/socket.h>
+
+#include <mosquitto.h>
+#include <mqtt_protocol.h>
 
 #include "mqtt_uri.hpp"
+#include <busway/plugin.hpp>
 
 namespace busway::mqtt {
 namespace {
@@ -157,18 +157,22 @@ class Client {
  public:
   Client(const Settings& settings, const std::string& client_id, void* obj)
       : where_(settings.where()) {
-    mosq_ = mosquitto_new(client_id.empty() ? nullptr : client_id.c_str(), settings.clean_session, obj);
+    mosq_ =
+        mosquitto_new(client_id.empty() ? nullptr : client_id.c_str(), settings.clean_session, obj);
     if (mosq_ == nullptr) {
-      throw sdk::Error(sdk::Status::permanent, "'" + settings.uri + "': cannot create an MQTT client (out of memory?)");
+      throw sdk::Error(sdk::Status::permanent,
+                       "'" + settings.uri + "': cannot create an MQTT client (out of memory?)");
     }
     mosquitto_int_option(mosq_, MOSQ_OPT_PROTOCOL_VERSION, settings.protocol);
     mosquitto_int_option(mosq_, MOSQ_OPT_TCP_NODELAY, 1);
     mosquitto_int_option(mosq_, MOSQ_OPT_SEND_MAXIMUM, settings.max_inflight);
     mosquitto_max_inflight_messages_set(mosq_, static_cast<unsigned>(settings.max_inflight));
-    mosquitto_reconnect_delay_set(mosq_, settings.reconnect_delay_s, settings.reconnect_delay_max_s, true);
+    mosquitto_reconnect_delay_set(mosq_, settings.reconnect_delay_s, settings.reconnect_delay_max_s,
+                                  true);
     if (!settings.username.empty()) {
-      check(mosquitto_username_pw_set(mosq_, settings.username.c_str(),
-                                      settings.password.empty() ? nullptr : settings.password.c_str()),
+      check(mosquitto_username_pw_set(
+                mosq_, settings.username.c_str(),
+                settings.password.empty() ? nullptr : settings.password.c_str()),
             settings, "set the user name");
     }
     if (settings.tls) {
@@ -176,7 +180,8 @@ class Client {
       const char* ca_path = settings.ca_file.empty() ? "/etc/ssl/certs" : nullptr;
       check(mosquitto_tls_set(mosq_, ca_file, ca_path,
                               settings.cert_file.empty() ? nullptr : settings.cert_file.c_str(),
-                              settings.key_file.empty() ? nullptr : settings.key_file.c_str(), nullptr),
+                              settings.key_file.empty() ? nullptr : settings.key_file.c_str(),
+                              nullptr),
             settings, "set up TLS (check ca-file, cert-file and key-file)");
       if (settings.tls_insecure) mosquitto_tls_insecure_set(mosq_, true);
     }
@@ -190,16 +195,19 @@ class Client {
   // Connects in the background; libmosquitto's thread retries with backoff while the
   // broker is unreachable. Returns the first attempt's error text ("" when it went out).
   std::string start(const Settings& settings) {
-    const int rc = mosquitto_connect_async(mosq_, settings.address.host.c_str(), settings.address.port,
-                                           settings.keepalive_s);
+    const int rc = mosquitto_connect_async(mosq_, settings.address.host.c_str(),
+                                           settings.address.port, settings.keepalive_s);
     std::string first_error;
     if (rc != MOSQ_ERR_SUCCESS) first_error = errorText(rc);
     if (rc == MOSQ_ERR_INVAL) {
-      throw sdk::InvalidError("'" + settings.uri + "': cannot connect to " + where_ + ": " + first_error);
+      throw sdk::InvalidError("'" + settings.uri + "': cannot connect to " + where_ + ": " +
+                              first_error);
     }
     const int loop = mosquitto_loop_start(mosq_);
     if (loop != MOSQ_ERR_SUCCESS) {
-      throw sdk::Error(sdk::Status::permanent, "'" + settings.uri + "': cannot start the MQTT network thread: " + errorText(loop));
+      throw sdk::Error(
+          sdk::Status::permanent,
+          "'" + settings.uri + "': cannot start the MQTT network thread: " + errorText(loop));
     }
     started_ = true;
     return first_error;
@@ -275,8 +283,8 @@ class Connection {
   void start() {
     const std::string error = client_.start(*settings_);
     if (!error.empty()) {
-      host_.warn("mqtt consumer ", client_id_, ": cannot reach ", settings_->where(), " yet (", error,
-                 "); retrying in the background");
+      host_.warn("mqtt consumer ", client_id_, ": cannot reach ", settings_->where(), " yet (",
+                 error, "); retrying in the background");
     }
   }
   void close() noexcept { client_.close(); }
@@ -285,12 +293,13 @@ class Connection {
   static void onConnect(mosquitto* mosq, void* obj, int rc, int flags, const mosquitto_property*) {
     auto& self = *static_cast<Connection*>(obj);
     if (rc != 0) {
-      self.host_.error("mqtt consumer ", self.client_id_, ": ", self.settings_->where(), " refused the connection: ",
-                       connackText(rc));
+      self.host_.error("mqtt consumer ", self.client_id_, ": ", self.settings_->where(),
+                       " refused the connection: ", connackText(rc));
       return;
     }
     const bool session_present = (flags & 1) != 0;
-    const int sub = mosquitto_subscribe_v5(mosq, nullptr, self.filter_.c_str(), self.settings_->qos, 0, nullptr);
+    const int sub = mosquitto_subscribe_v5(mosq, nullptr, self.filter_.c_str(), self.settings_->qos,
+                                           0, nullptr);
     if (sub != MOSQ_ERR_SUCCESS) {
       self.host_.error("mqtt consumer ", self.client_id_, ": cannot subscribe to '", self.filter_,
                        "': ", Client::errorText(sub));
@@ -304,22 +313,24 @@ class Connection {
   static void onDisconnect(mosquitto*, void* obj, int rc, const mosquitto_property*) {
     auto& self = *static_cast<Connection*>(obj);
     if (rc != 0) {
-      self.host_.warn("mqtt consumer ", self.client_id_, ": lost the connection to ", self.settings_->where(),
-                      " (", Client::errorText(rc), "); reconnecting");
+      self.host_.warn("mqtt consumer ", self.client_id_, ": lost the connection to ",
+                      self.settings_->where(), " (", Client::errorText(rc), "); reconnecting");
     }
   }
 
   sdk::OwnedMessage build(const mosquitto_message& in, const mosquitto_property* props) const {
     std::string media_type = settings_->media_type;
     char* content_type = nullptr;
-    if (mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &content_type, false) != nullptr &&
+    if (mosquitto_property_read_string(props, MQTT_PROP_CONTENT_TYPE, &content_type, false) !=
+            nullptr &&
         content_type != nullptr) {
       media_type = content_type;
     }
     std::free(content_type);
-    const std::string_view body =
-        in.payload == nullptr ? std::string_view() : std::string_view(static_cast<const char*>(in.payload),
-                                                                      static_cast<std::size_t>(in.payloadlen));
+    const std::string_view body = in.payload == nullptr
+                                      ? std::string_view()
+                                      : std::string_view(static_cast<const char*>(in.payload),
+                                                         static_cast<std::size_t>(in.payloadlen));
     sdk::OwnedMessage message = host_.newMessage(body, media_type);
     message.setHeader("mqtt.topic", in.topic == nullptr ? "" : in.topic);
     message.setHeader("mqtt.qos", in.qos);
@@ -330,7 +341,8 @@ class Connection {
       if (id == MQTT_PROP_USER_PROPERTY) {
         char* name = nullptr;
         char* value = nullptr;
-        if (mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, false) != nullptr) {
+        if (mosquitto_property_read_string_pair(p, MQTT_PROP_USER_PROPERTY, &name, &value, false) !=
+            nullptr) {
           message.setHeader(std::string(kUserPrefix) + (name ? name : ""), value ? value : "");
         }
         std::free(name);
@@ -344,8 +356,10 @@ class Connection {
       } else if (id == MQTT_PROP_CORRELATION_DATA) {
         void* value = nullptr;
         uint16_t length = 0;
-        if (mosquitto_property_read_binary(p, id, &value, &length, false) != nullptr && value != nullptr) {
-          message.setHeader("mqtt.correlation-data", std::string_view(static_cast<const char*>(value), length));
+        if (mosquitto_property_read_binary(p, id, &value, &length, false) != nullptr &&
+            value != nullptr) {
+          message.setHeader("mqtt.correlation-data",
+                            std::string_view(static_cast<const char*>(value), length));
         }
         std::free(value);
       }
@@ -363,14 +377,17 @@ class Connection {
       host_.warn("mqtt consumer ", client_id_, ": stopping with the message on '", in.topic,
                  "' unfinished; the connection is closed without acknowledging it, so the broker "
                  "redelivers it",
-                 settings_->clean_session ? " (only to a persistent session: use clean-session=false)" : "");
+                 settings_->clean_session
+                     ? " (only to a persistent session: use clean-session=false)"
+                     : "");
     } else {
       host_.warn("mqtt consumer ", client_id_, ": a QoS 0 message on '", in.topic,
                  "' was not processed before stopping (QoS 0 is at most once)");
     }
   }
 
-  static void onMessage(mosquitto* mosq, void* obj, const mosquitto_message* in, const mosquitto_property* props) {
+  static void onMessage(mosquitto* mosq, void* obj, const mosquitto_message* in,
+                        const mosquitto_property* props) {
     auto& self = *static_cast<Connection*>(obj);
     ConsumerSignal& signal = *self.signal_;
     {
@@ -399,15 +416,16 @@ class Connection {
       sdk::Status status = sdk::Status::transient;
       std::string refused;
       try {
-        status = route_.deliver(build(in, props), [waiter, keep = signal_](const sdk::DeliveryResult& result) {
-          {
-            const std::lock_guard<std::mutex> lock(keep->mutex);
-            waiter->done = true;
-            waiter->ok = result.ok();
-            if (!result.ok()) waiter->error = std::string(result.error);
-          }
-          keep->cv.notify_all();
-        });
+        status = route_.deliver(build(in, props),
+                                [waiter, keep = signal_](const sdk::DeliveryResult& result) {
+                                  {
+                                    const std::lock_guard<std::mutex> lock(keep->mutex);
+                                    waiter->done = true;
+                                    waiter->ok = result.ok();
+                                    if (!result.ok()) waiter->error = std::string(result.error);
+                                  }
+                                  keep->cv.notify_all();
+                                });
       } catch (const std::exception& e) {
         refused = e.what();
       }
@@ -422,15 +440,16 @@ class Connection {
         }
         if (waiter->done && waiter->ok) return true;
         if (!waiter->done) return false;  // stopping, and the route did not finish in time
-        host_.warn("mqtt consumer ", client_id_, ": the route failed for the message on '", in.topic,
-                   "' (attempt ", attempt, "): ", waiter->error, "; handing it over again in ",
-                   settings_->redelivery_delay.count(), "ms");
+        host_.warn("mqtt consumer ", client_id_, ": the route failed for the message on '",
+                   in.topic, "' (attempt ", attempt, "): ", waiter->error,
+                   "; handing it over again in ", settings_->redelivery_delay.count(), "ms");
       } else if (attempt == 1 || attempt % 50 == 0) {
-        host_.warn("mqtt consumer ", client_id_, ": the bus did not take the message on '", in.topic, "' (",
-                   refused.empty() ? sdk::toString(status) : refused, "); trying again in ",
-                   settings_->redelivery_delay.count(), "ms");
+        host_.warn("mqtt consumer ", client_id_, ": the bus did not take the message on '",
+                   in.topic, "' (", refused.empty() ? sdk::toString(status) : refused,
+                   "); trying again in ", settings_->redelivery_delay.count(), "ms");
       }
-      if (signal.cv.wait_for(lock, settings_->redelivery_delay, [&] { return signal.stopping; })) return false;
+      if (signal.cv.wait_for(lock, settings_->redelivery_delay, [&] { return signal.stopping; }))
+        return false;
     }
   }
 
@@ -458,8 +477,8 @@ class Producer {
     mosquitto_publish_v5_callback_set(client_.get(), &Producer::onPublish);
     const std::string error = client_.start(*settings_);
     if (!error.empty()) {
-      host_.warn("mqtt producer ", client_id_, ": cannot reach ", settings_->where(), " yet (", error,
-                 "); retrying in the background");
+      host_.warn("mqtt producer ", client_id_, ": cannot reach ", settings_->where(), " yet (",
+                 error, "); retrying in the background");
     }
     sweeper_ = std::thread([this] { sweep(); });
   }
@@ -480,8 +499,9 @@ class Producer {
       left.swap(pending_);
     }
     for (auto& [mid, pending] : left) {
-      pending.sending.fail(sdk::Status::transient, "the mqtt endpoint " + settings_->uri +
-                                                       " was closed before the broker acknowledged the message");
+      pending.sending.fail(sdk::Status::transient,
+                           "the mqtt endpoint " + settings_->uri +
+                               " was closed before the broker acknowledged the message");
     }
   }
 
@@ -502,12 +522,14 @@ class Producer {
     } guard{props};
     if (settings_->protocol == MQTT_PROTOCOL_V5) {
       const std::string media(message.mediaType());
-      if (!media.empty()) mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, media.c_str());
+      if (!media.empty())
+        mosquitto_property_add_string(&props, MQTT_PROP_CONTENT_TYPE, media.c_str());
       message.forEachHeader([&](std::string_view name, std::string_view value) {
         if (name.size() > kUserPrefix.size() && name.substr(0, kUserPrefix.size()) == kUserPrefix) {
           const std::string key(name.substr(kUserPrefix.size()));
           const std::string text(value);
-          mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, key.c_str(), text.c_str());
+          mosquitto_property_add_string_pair(&props, MQTT_PROP_USER_PROPERTY, key.c_str(),
+                                             text.c_str());
         } else if (name == "mqtt.response-topic") {
           const std::string text(value);
           mosquitto_property_add_string(&props, MQTT_PROP_RESPONSE_TOPIC, text.c_str());
@@ -522,8 +544,9 @@ class Producer {
     const int qos = settings_->qos;
     if (qos == 0) {
       int mid = 0;
-      const int rc = mosquitto_publish_v5(client_.get(), &mid, topic.c_str(), static_cast<int>(body.size()),
-                                          body.data(), 0, settings_->retain, props);
+      const int rc =
+          mosquitto_publish_v5(client_.get(), &mid, topic.c_str(), static_cast<int>(body.size()),
+                               body.data(), 0, settings_->retain, props);
       if (rc != MOSQ_ERR_SUCCESS) throw publishError(rc, topic);
       host_.metric("published");
       return;  // QoS 0 has no acknowledgement: handed to the client is all there is
@@ -532,8 +555,9 @@ class Producer {
     std::unique_lock<std::mutex> lock(mutex_);
     int mid = 0;
     // Under the lock: the PUBACK callback (network thread) looks the id up under it too.
-    const int rc = mosquitto_publish_v5(client_.get(), &mid, topic.c_str(), static_cast<int>(body.size()),
-                                        body.data(), qos, settings_->retain, props);
+    const int rc =
+        mosquitto_publish_v5(client_.get(), &mid, topic.c_str(), static_cast<int>(body.size()),
+                             body.data(), qos, settings_->retain, props);
     if (rc != MOSQ_ERR_SUCCESS) {
       lock.unlock();
       const sdk::Error error = publishError(rc, topic);
@@ -552,8 +576,8 @@ class Producer {
   };
 
   sdk::Error publishError(int rc, const std::string& topic) const {
-    const std::string text = "mqtt producer " + settings_->uri + ": cannot publish to '" + topic + "' at " +
-                             settings_->where() + ": " + Client::errorText(rc);
+    const std::string text = "mqtt producer " + settings_->uri + ": cannot publish to '" + topic +
+                             "' at " + settings_->where() + ": " + Client::errorText(rc);
     if (rc == MOSQ_ERR_PAYLOAD_SIZE || rc == MOSQ_ERR_MALFORMED_UTF8 || rc == MOSQ_ERR_INVAL) {
       return sdk::InvalidError(text);
     }
@@ -578,8 +602,9 @@ class Producer {
     auto& self = *static_cast<Producer*>(obj);
     self.connected_ = false;
     if (rc != 0) {
-      self.host_.warn("mqtt producer ", self.client_id_, ": lost the connection to ", self.settings_->where(), " (",
-                      Client::errorText(rc), "); reconnecting, unacknowledged messages are sent again");
+      self.host_.warn("mqtt producer ", self.client_id_, ": lost the connection to ",
+                      self.settings_->where(), " (", Client::errorText(rc),
+                      "); reconnecting, unacknowledged messages are sent again");
     }
   }
 
@@ -598,11 +623,13 @@ class Producer {
       done->sending.complete();
       return;
     }
-    const std::string text = "mqtt producer " + self.settings_->uri + ": " + self.settings_->where() +
-                             " refused the message to '" + done->topic + "': " + mosquitto_reason_string(reason);
+    const std::string text = "mqtt producer " + self.settings_->uri + ": " +
+                             self.settings_->where() + " refused the message to '" + done->topic +
+                             "': " + mosquitto_reason_string(reason);
     // Quota exceeded / server busy pass; not authorized, topic name invalid... do not.
     const bool transient = reason == MQTT_RC_QUOTA_EXCEEDED || reason == MQTT_RC_SERVER_BUSY ||
-                           reason == MQTT_RC_UNSPECIFIED || reason == MQTT_RC_IMPLEMENTATION_SPECIFIC;
+                           reason == MQTT_RC_UNSPECIFIED ||
+                           reason == MQTT_RC_IMPLEMENTATION_SPECIFIC;
     done->sending.fail(transient ? sdk::Status::transient : sdk::Status::permanent, text);
   }
 
@@ -624,10 +651,10 @@ class Producer {
       lock.unlock();
       for (auto& pending : expired) {
         pending.sending.fail(sdk::Status::transient,
-                             "mqtt producer " + settings_->uri + ": no acknowledgement from " + settings_->where() +
-                                 " for the message to '" + pending.topic + "' within " +
-                                 std::to_string(settings_->send_timeout.count()) + "ms" +
-                                 (connected_ ? "" : " (not connected)"));
+                             "mqtt producer " + settings_->uri + ": no acknowledgement from " +
+                                 settings_->where() + " for the message to '" + pending.topic +
+                                 "' within " + std::to_string(settings_->send_timeout.count()) +
+                                 "ms" + (connected_ ? "" : " (not connected)"));
       }
       lock.lock();
     }
@@ -652,7 +679,9 @@ class MqttEndpoint;
 class MqttPlugin : public sdk::Plugin {
  public:
   using Endpoints = sdk::List<MqttEndpoint>;
-  MqttPlugin(sdk::Host host, const sdk::Options& config) : Plugin(host, config) { mosquitto_lib_init(); }
+  MqttPlugin(sdk::Host host, const sdk::Options& config) : Plugin(host, config) {
+    mosquitto_lib_init();
+  }
   MqttPlugin(const MqttPlugin&) = delete;
   MqttPlugin& operator=(const MqttPlugin&) = delete;
   ~MqttPlugin() override { mosquitto_lib_cleanup(); }
@@ -671,11 +700,13 @@ class MqttEndpoint : public sdk::Endpoint {
     signal_ = std::make_shared<ConsumerSignal>();
     const Settings& s = *settings_;
     const bool shared = s.consumers > 1;
-    const std::string filter = shared ? "$share/" + s.share_group + "/" + s.address.topic : s.address.topic;
+    const std::string filter =
+        shared ? "$share/" + s.share_group + "/" + s.address.topic : s.address.topic;
     const std::string base = s.client_id.empty() ? randomClientId() : s.client_id;
     for (int i = 1; i <= s.consumers; ++i) {
       const std::string id = shared ? base + "-" + std::to_string(i) : base;
-      connections_.push_back(std::make_unique<Connection>(settings_, route, host_, signal_, id, filter));
+      connections_.push_back(
+          std::make_unique<Connection>(settings_, route, host_, signal_, id, filter));
     }
     for (auto& connection : connections_) connection->start();
   }
@@ -688,7 +719,8 @@ class MqttEndpoint : public sdk::Endpoint {
       signal_->stop_deadline = Clock::now() + settings_->stop_timeout;
       signal_->cv.notify_all();
       // Let the messages in the routes finish, so their PUBACKs go out before DISCONNECT.
-      signal_->cv.wait_until(lock, signal_->stop_deadline + milliseconds(500), [this] { return signal_->busy == 0; });
+      signal_->cv.wait_until(lock, signal_->stop_deadline + milliseconds(500),
+                             [this] { return signal_->busy == 0; });
     }
     for (auto& connection : connections_) connection->close();
     connections_.clear();

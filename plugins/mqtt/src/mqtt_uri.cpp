@@ -77,7 +77,8 @@ Address parseAddress(std::string_view uri, std::string_view path) {
     }
     address.port = value;
   }
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (host.empty()) fail("the broker host is missing");
   address.host = std::string(host);
   if (!validTopic(address.topic, true)) {

@@ -1,14 +1,15 @@
 #include "mqtt_uri.hpp"
 
-#include <gtest/gtest.h>
-
 #include <stdexcept>
+
+#include <gtest/gtest.h>
 
 namespace busway::mqtt {
 namespace {
 
 TEST(MqttUri, SplitsHostPortAndTopic) {
-  const Address a = parseAddress("mqtt://127.0.0.1:1884/orders/+/new", "//127.0.0.1:1884/orders/+/new");
+  const Address a =
+      parseAddress("mqtt://127.0.0.1:1884/orders/+/new", "//127.0.0.1:1884/orders/+/new");
   EXPECT_EQ(a.host, "127.0.0.1");
   EXPECT_EQ(a.port, 1884);
   EXPECT_EQ(a.topic, "orders/+/new");

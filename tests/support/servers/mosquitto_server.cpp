@@ -6,11 +6,15 @@
 #include <stdexcept>
 #include <thread>
 
+#include <pwd.h>
+#include <unistd.h>
+
 #include "servers/server_support.hpp"
 
 namespace busway::testing {
 
-MosquittoServer::MosquittoServer(std::string extra_config) : port_(freePort()), extra_config_(std::move(extra_config)) {
+MosquittoServer::MosquittoServer(std::string extra_config)
+    : port_(freePort()), extra_config_(std::move(extra_config)) {
   start();
 }
 
@@ -29,6 +33,10 @@ std::string MosquittoServer::log() const {
 void MosquittoServer::start() {
   const std::string program = requireProgram({"/usr/sbin/mosquitto", "mosquitto"}, "servers");
   std::ostringstream conf;
+  // Run as whoever runs the test: as root, mosquitto would otherwise switch to the user
+  // 'mosquitto', which cannot write the persistence file into our private folder.
+  const passwd* user = ::getpwuid(::geteuid());
+  if (user != nullptr) conf << "user " << user->pw_name << "\n";
   conf << "listener " << port_ << " 127.0.0.1\n"
        << "allow_anonymous true\n"
        << "persistence true\n"
@@ -52,7 +60,8 @@ void MosquittoServer::start() {
   }
   // The port may still be held by the previous run for a moment after a restart.
   if (!waitForPort(port_, std::chrono::seconds(20)) || !process_->running()) {
-    throw std::runtime_error("mosquitto did not listen on 127.0.0.1:" + std::to_string(port_) + ": " + log());
+    throw std::runtime_error("mosquitto did not listen on 127.0.0.1:" + std::to_string(port_) +
+                             ": " + log());
   }
 }
 
