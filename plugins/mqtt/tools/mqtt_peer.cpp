@@ -379,11 +379,22 @@ int runBench(Args a) {
       p, [](mosquitto*, void* obj, int rc, int, const mosquitto_property*) {
         if (rc == 0) static_cast<Pub*>(obj)->connected = true;
       });
+  mosquitto_publish_v5_callback_set(p, [](mosquitto*, void* obj, int, int, const mosquitto_property*) {
+    auto* st = static_cast<Pub*>(obj);
+    const std::lock_guard<std::mutex> lock(st->mutex);
+    ++st->acked;
+    st->cv.notify_all();
+  });
   mosquitto_connect_async(p, "127.0.0.1", a.port, 30);
   mosquitto_loop_start(p);
   while (!pub.connected) std::this_thread::sleep_for(std::chrono::milliseconds(5));
   const auto start = Clock::now();
+  constexpr long kWindow = 1000;  // unacknowledged at once (libmosquitto's queue is a list)
   for (long i = 0; i < a.count; ++i) {
+    if (a.qos > 0) {
+      std::unique_lock<std::mutex> lock(pub.mutex);
+      pub.cv.wait(lock, [&] { return i - pub.acked < kWindow; });
+    }
     const std::string body = payload(a, i);
     while (mosquitto_publish(p, nullptr, a.pub_topic.c_str(), static_cast<int>(body.size()),
                              body.data(), a.qos, false) != MOSQ_ERR_SUCCESS) {
