@@ -303,14 +303,17 @@ class NatsEndpoint : public sdk::Endpoint {
                       const auto client = weak.lock();
                       if (!client) return;
                       try {
-                        if (r.ok() && r.reply) {
-                          client->publish(reply_to, "", headersOf(*r.reply), r.reply->body());
+                        if (r.ok()) {
+                          if (r.reply) {
+                            client->publish(reply_to, "", headersOf(*r.reply), r.reply->body());
+                          } else {
+                            client->publish(reply_to, "", {}, "");
+                          }
                         } else {
-                          client->publish(
-                              reply_to, "",
-                              {Header{"Nats-Service-Error", std::string(r.error)},
-                               Header{"Nats-Service-Error-Code", r.ok() ? "500" : "503"}},
-                              "");
+                          client->publish(reply_to, "",
+                                          {Header{"Nats-Service-Error", std::string(r.error)},
+                                           Header{"Nats-Service-Error-Code", "500"}},
+                                          "");
                         }
                       } catch (const std::exception& e) {
                         host.warn("nats consumer ", uri, ": cannot answer the request: ", e.what());
