@@ -15,6 +15,7 @@
 
 #include "child_process.hpp"
 #include "servers/mosquitto_server.hpp"
+#include "servers/server_support.hpp"
 
 namespace busway::testing {
 namespace {
@@ -238,6 +239,38 @@ TEST(Mqtt, Mqtt5UserPropertiesAndContentTypeCrossTheBus) {
   EXPECT_NE(sub.out().find("content-type:application/json"), std::string::npos) << sub.out();
 }
 
+TEST(Mqtt, TlsListenerWithTheBrokersCa) {
+  // A throwaway CA and a server certificate for 127.0.0.1, made with openssl.
+  TempDir certs;
+  const std::string openssl = requireProgram({"/usr/bin/openssl", "openssl"}, "servers");
+  const auto run = [&](const std::vector<std::string>& argv) {
+    const auto r = runCommand(argv, 60s);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  };
+  certs.write("san.ext", "subjectAltName=IP:127.0.0.1\n");
+  run({openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", certs.file("ca.key"),
+       "-out", certs.file("ca.crt"), "-days", "2", "-subj", "/CN=busway test CA"});
+  run({openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", certs.file("server.key"), "-out",
+       certs.file("server.csr"), "-subj", "/CN=127.0.0.1"});
+  run({openssl, "x509", "-req", "-in", certs.file("server.csr"), "-CA", certs.file("ca.crt"),
+       "-CAkey", certs.file("ca.key"), "-CAcreateserial", "-out", certs.file("server.crt"), "-days",
+       "2", "-extfile", certs.file("san.ext")});
+  const int tls_port = freePort();
+  MosquittoServer broker("listener " + std::to_string(tls_port) + " 127.0.0.1\ncafile " +
+                         certs.file("ca.crt") + "\ncertfile " + certs.file("server.crt") +
+                         "\nkeyfile " + certs.file("server.key") + "\n");
+  TempDir dir;
+  const std::string tls = "mqtt://127.0.0.1:" + std::to_string(tls_port) + "/";
+  Bus bus(dir, route("secure", xml(tls + "in/tls?ca-file=" + certs.file("ca.crt")),
+                     xml(tls + "out/tls?qos=1&ca-file=" + certs.file("ca.crt"))));
+  bus.start();
+  // The peers use the plain listener of the same broker.
+  const std::string port = std::to_string(broker.port());
+  Subscriber sub(dir, {"--port", port, "--topic", "out/tls", "--count", "20", "--timeout", "30"});
+  ASSERT_EQ(publish({"--port", port, "--topic", "in/tls", "--count", "20"}).exit_code, 0);
+  EXPECT_EQ(sub.result().unique, 20) << bus.output() << broker.log();
+}
+
 TEST(Mqtt, ABadUriIsRefusedWhenTheTableLoads) {
   TempDir dir;
   dir.write("routes.xml", table(route("bad", "mqtt://127.0.0.1:1883/a/%23/b", "log:x")));
@@ -280,7 +313,8 @@ TEST(MqttFault, BrokerRestartInTheMiddleOfTenThousandMessagesLosesNothing) {
             << std::endl;
   EXPECT_EQ(c.unique, kCount) << sub.out().substr(0, 3000) << bus.output().substr(0, 20000);
   // The bus did see the broker go away and come back.
-  EXPECT_NE(bus.output().find("lost the connection"), std::string::npos) << bus.output().substr(0, 20000);
+  EXPECT_NE(bus.output().find("lost the connection"), std::string::npos)
+      << bus.output().substr(0, 20000);
   EXPECT_EQ(bus.stop(), 0);
 }
 
