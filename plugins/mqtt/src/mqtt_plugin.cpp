@@ -17,6 +17,7 @@
 // reconnect and sends them again. A send that sees no acknowledgement within `send-timeout`
 // fails as transient (the route's error handler may retry: at-least-once, maybe twice).
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -197,25 +198,46 @@ class Client {
   std::string start(const Settings& settings) {
     const int rc = mosquitto_connect_async(mosq_, settings.address.host.c_str(),
                                            settings.address.port, settings.keepalive_s);
-    std::string first_error;
-    if (rc != MOSQ_ERR_SUCCESS) first_error = errorText(rc);
     if (rc == MOSQ_ERR_INVAL) {
       throw sdk::InvalidError("'" + settings.uri + "': cannot connect to " + where_ + ": " +
-                              first_error);
+                              errorText(rc));
     }
-    const int loop = mosquitto_loop_start(mosq_);
-    if (loop != MOSQ_ERR_SUCCESS) {
-      throw sdk::Error(
-          sdk::Status::permanent,
-          "'" + settings.uri + "': cannot start the MQTT network thread: " + errorText(loop));
+    if (rc == MOSQ_ERR_SUCCESS) {
+      startLoop(settings);
+      return {};
     }
-    started_ = true;
+    // libmosquitto's thread reconnects a connection that was lost, but not one that never
+    // came up: keep trying here, with the same backoff, until it does.
+    const std::string first_error = errorText(rc);
+    connector_ = std::thread([this, settings] {
+      auto delay = std::chrono::seconds(settings.reconnect_delay_s);
+      std::unique_lock<std::mutex> lock(connector_mutex_);
+      while (!closing_) {
+        connector_cv_.wait_for(lock, delay, [this] { return closing_; });
+        if (closing_) return;
+        if (mosquitto_connect_async(mosq_, settings.address.host.c_str(), settings.address.port,
+                                    settings.keepalive_s) == MOSQ_ERR_SUCCESS) {
+          try {
+            startLoop(settings);
+          } catch (const std::exception&) {  // NOLINT(bugprone-empty-catch): nothing to run
+          }
+          return;
+        }
+        delay = std::min(delay * 2, std::chrono::seconds(settings.reconnect_delay_max_s));
+      }
+    });
     return first_error;
   }
 
   // Disconnects cleanly (what is queued goes out first) and joins the network thread.
   void close() noexcept {
     if (mosq_ == nullptr) return;
+    {
+      const std::lock_guard<std::mutex> lock(connector_mutex_);
+      closing_ = true;
+    }
+    connector_cv_.notify_all();
+    if (connector_.joinable()) connector_.join();
     if (started_) {
       mosquitto_disconnect(mosq_);
       mosquitto_loop_stop(mosq_, false);
@@ -230,6 +252,16 @@ class Client {
   }
 
  private:
+  void startLoop(const Settings& settings) {
+    const int loop = mosquitto_loop_start(mosq_);
+    if (loop != MOSQ_ERR_SUCCESS) {
+      throw sdk::Error(
+          sdk::Status::permanent,
+          "'" + settings.uri + "': cannot start the MQTT network thread: " + errorText(loop));
+    }
+    started_ = true;
+  }
+
   static void check(int rc, const Settings& settings, const char* what) {
     if (rc != MOSQ_ERR_SUCCESS) {
       throw sdk::InvalidError("'" + settings.uri + "': cannot " + what + ": " + errorText(rc));
@@ -237,8 +269,12 @@ class Client {
   }
 
   mosquitto* mosq_ = nullptr;
-  bool started_ = false;
+  std::atomic<bool> started_{false};
   std::string where_;
+  std::thread connector_;  // only while the first connection has not come up
+  std::mutex connector_mutex_;
+  std::condition_variable connector_cv_;
+  bool closing_ = false;
 };
 
 std::string connackText(int rc) {

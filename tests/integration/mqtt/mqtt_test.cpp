@@ -271,6 +271,29 @@ TEST(Mqtt, TlsListenerWithTheBrokersCa) {
   EXPECT_EQ(sub.result().unique, 20) << bus.output() << broker.log();
 }
 
+TEST(Mqtt, AFailedRouteKeepsTheMessageUntilItSucceeds) {
+  MosquittoServer source;
+  MosquittoServer target;
+  target.stop();  // the route's destination is down at first
+  TempDir dir;
+  Bus bus(dir, route("forward", xml(source.uri("in/f?qos=1&redelivery-delay=200ms")),
+                     xml(target.uri("out/f?qos=1&send-timeout=1s&reconnect-delay-max=1s"))));
+  bus.start();
+  ASSERT_EQ(publish({"--port", std::to_string(source.port()), "--topic", "in/f", "--count", "5"})
+                .exit_code,
+            0);
+  std::this_thread::sleep_for(4s);
+  EXPECT_NE(bus.output().find("the route failed for the message on 'in/f'"), std::string::npos)
+      << bus.output();
+  target.start();
+  Subscriber sub(dir, {"--port", std::to_string(target.port()), "--topic", "out/f", "--count", "5",
+                       "--timeout", "60", "--linger", "1000"});
+  const Counts c = sub.result();
+  std::cout << "[mqtt redelivery] arrived " << c.received << ", unique " << c.unique
+            << ", duplicates " << c.duplicates << std::endl;
+  EXPECT_EQ(c.unique, 5) << bus.output();
+}
+
 TEST(Mqtt, ABadUriIsRefusedWhenTheTableLoads) {
   TempDir dir;
   dir.write("routes.xml", table(route("bad", "mqtt://127.0.0.1:1883/a/%23/b", "log:x")));
