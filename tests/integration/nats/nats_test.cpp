@@ -227,6 +227,28 @@ TEST(Nats, JetStreamToJetStreamWithAcks) {
   EXPECT_NE(info.out.find("\"num_pending\":0"), std::string::npos) << info.out;
 }
 
+TEST(Nats, AFailedRouteNaksAndJetStreamRedeliversUntilItSucceeds) {
+  NatsServer server;
+  TempDir dir;
+  const std::string port = std::to_string(server.port());
+  // The route publishes to a subject no stream captures yet: every send fails (no
+  // responders), the consumer -NAKs, JetStream redelivers.
+  Bus bus(dir, route("retry",
+                     xml(server.uri("in.retry?stream=RETRY&durable=bus&redelivery-delay=200ms")),
+                     xml(server.uri("late.out?jetstream=true&request-timeout=1s"))));
+  bus.start();
+  ASSERT_EQ(publish({"--port", port, "--subject", "in.retry", "--count", "5", "--js"}).exit_code,
+            0);
+  std::this_thread::sleep_for(3s);
+  EXPECT_NE(bus.output().find("the route failed, redelivery in 200ms"), std::string::npos)
+      << bus.output();
+  // Now a stream captures late.out (js-sub creates it): the next redelivery goes through.
+  Subscriber sink(dir, {"js-sub", "--port", port, "--stream", "LATE", "--subject", "late.out",
+                        "--durable", "sink", "--count", "5", "--timeout", "60", "--linger", "500"});
+  const Counts c = sink.result();
+  EXPECT_EQ(c.unique, 5) << bus.output();
+}
+
 TEST(Nats, ABadUriIsRefusedWhenTheTableLoads) {
   TempDir dir;
   dir.write("routes.xml", table(route("bad", "nats://127.0.0.1:4222/a..b", "log:x")));
@@ -270,7 +292,8 @@ TEST(NatsFault, ServerRestartInTheMiddleOfTenThousandJetStreamMessagesLosesNothi
             << std::endl;
   EXPECT_EQ(c.unique, kCount) << sink.out().substr(0, 3000) << bus.output().substr(0, 20000);
   // The bus did see the broker go away and come back.
-  EXPECT_NE(bus.output().find("lost the connection"), std::string::npos) << bus.output().substr(0, 20000);
+  EXPECT_NE(bus.output().find("lost the connection"), std::string::npos)
+      << bus.output().substr(0, 20000);
   EXPECT_EQ(bus.stop(), 0);
 }
 
