@@ -291,9 +291,12 @@ bool Client::readLine(std::string& line) {
     pollfd p{fd_, POLLIN, 0};
     const int ready = ::poll(&p, 1, 100);
     if (closing_) return false;
-    if (ready == 0) {
+    // Requests that time out are swept here, at least every 100ms even under load.
+    const auto now = Clock::now();
+    if (ready == 0 || now - last_sweep_ >= std::chrono::milliseconds(100)) {
+      last_sweep_ = now;
       sweepRequests(false, "");
-      continue;
+      if (ready == 0) continue;
     }
     if (ready < 0) {
       if (errno == EINTR) continue;
@@ -613,6 +616,7 @@ void ensureConsumer(Client& client, const ConsumerConfig& c, milliseconds timeou
                            {"deliver_policy", c.deliver_policy},
                            {"replay_policy", "instant"}};
   if (!c.filter_subject.empty()) config["filter_subject"] = c.filter_subject;
+  if (!c.deliver_group.empty()) config["deliver_group"] = c.deliver_group;
   const nlohmann::json request = {{"stream_name", c.stream}, {"config", config}};
   const nlohmann::json answer = apiCall(
       client, "$JS.API.CONSUMER.DURABLE.CREATE." + c.stream + "." + c.durable, request, timeout);

@@ -137,6 +137,7 @@ class Client {
   std::uint64_t pings_sent_ = 0;
   std::uint64_t pongs_received_ = 0;
   std::uint64_t connects_ = 0;
+  std::chrono::steady_clock::time_point last_sweep_{};  // reader thread only
 };
 
 std::string randomToken(std::size_t length);
@@ -156,6 +157,7 @@ struct ConsumerConfig {
   milliseconds ack_wait{30000};
   long max_ack_pending = 1000;
   std::string deliver_policy = "all";  // all | new
+  std::string deliver_group;           // queue group of the subscribers sharing the durable
 };
 // Creates (or keeps) a durable push consumer with explicit acks.
 void ensureConsumer(Client& client, const ConsumerConfig& config, milliseconds timeout);

@@ -354,6 +354,7 @@ class NatsEndpoint : public sdk::Endpoint {
       config.ack_wait = s.ack_wait;
       config.max_ack_pending = s.max_ack_pending;
       config.deliver_policy = s.deliver_policy;
+      config.deliver_group = s.queue;
       ensureConsumer(*consumer_, config, s.request_timeout);
     } catch (const std::exception& e) {
       throw sdk::TransientError("nats consumer " + s.uri + ": " + e.what());
@@ -361,7 +362,7 @@ class NatsEndpoint : public sdk::Endpoint {
     const auto settings = settings_;
     const sdk::Host host = host_;
     std::weak_ptr<Client> weak = consumer_;
-    consumer_->subscribe(deliver, "", [settings, host, route, weak](Msg&& msg) {
+    consumer_->subscribe(deliver, s.queue, [settings, host, route, weak](Msg&& msg) {
       if (msg.reply.empty()) return;  // flow control or heartbeats are not asked for
       const std::string ack = msg.reply;
       sdk::Status status = sdk::Status::rejected;
