@@ -294,7 +294,11 @@ struct ConsumerSignal {
   int busy = 0;  // connections inside the message callback
 };
 
+// One message in a route: its own lock and condition, so that a finished route wakes only
+// the connection that waits for it (not every consumer connection).
 struct Waiter {
+  std::mutex mutex;
+  std::condition_variable cv;
   bool done = false;
   bool ok = false;
   std::string error;
@@ -452,27 +456,29 @@ class Connection {
       sdk::Status status = sdk::Status::transient;
       std::string refused;
       try {
-        status = route_.deliver(build(in, props),
-                                [waiter, keep = signal_](const sdk::DeliveryResult& result) {
-                                  {
-                                    const std::lock_guard<std::mutex> lock(keep->mutex);
-                                    waiter->done = true;
-                                    waiter->ok = result.ok();
-                                    if (!result.ok()) waiter->error = std::string(result.error);
-                                  }
-                                  keep->cv.notify_all();
-                                });
+        status = route_.deliver(build(in, props), [waiter](const sdk::DeliveryResult& result) {
+          {
+            const std::lock_guard<std::mutex> lock(waiter->mutex);
+            waiter->done = true;
+            waiter->ok = result.ok();
+            if (!result.ok()) waiter->error = std::string(result.error);
+          }
+          waiter->cv.notify_one();
+        });
       } catch (const std::exception& e) {
         refused = e.what();
       }
-      std::unique_lock<std::mutex> lock(signal.mutex);
       if (status == sdk::Status::ok) {
+        std::unique_lock<std::mutex> lock(waiter->mutex);
         while (!waiter->done) {
-          if (!signal.stopping) {
-            signal.cv.wait(lock);
-          } else if (signal.cv.wait_until(lock, signal.stop_deadline) == std::cv_status::timeout) {
-            break;
+          // Look at the stop flag every 50ms; stopping waits until stop_deadline at most.
+          Clock::time_point deadline{};
+          {
+            const std::lock_guard<std::mutex> stop_lock(signal.mutex);
+            if (signal.stopping) deadline = signal.stop_deadline;
           }
+          if (deadline != Clock::time_point{} && Clock::now() >= deadline) break;
+          waiter->cv.wait_for(lock, milliseconds(50));
         }
         if (waiter->done && waiter->ok) return true;
         if (!waiter->done) return false;  // stopping, and the route did not finish in time
@@ -484,6 +490,7 @@ class Connection {
                    in.topic, "' (", refused.empty() ? sdk::toString(status) : refused,
                    "); trying again in ", settings_->redelivery_delay.count(), "ms");
       }
+      std::unique_lock<std::mutex> lock(signal.mutex);
       if (signal.cv.wait_for(lock, settings_->redelivery_delay, [&] { return signal.stopping; }))
         return false;
     }
