@@ -379,12 +379,13 @@ int runBench(Args a) {
       p, [](mosquitto*, void* obj, int rc, int, const mosquitto_property*) {
         if (rc == 0) static_cast<Pub*>(obj)->connected = true;
       });
-  mosquitto_publish_v5_callback_set(p, [](mosquitto*, void* obj, int, int, const mosquitto_property*) {
-    auto* st = static_cast<Pub*>(obj);
-    const std::lock_guard<std::mutex> lock(st->mutex);
-    ++st->acked;
-    st->cv.notify_all();
-  });
+  mosquitto_publish_v5_callback_set(p,
+                                    [](mosquitto*, void* obj, int, int, const mosquitto_property*) {
+                                      auto* st = static_cast<Pub*>(obj);
+                                      const std::lock_guard<std::mutex> lock(st->mutex);
+                                      ++st->acked;
+                                      st->cv.notify_all();
+                                    });
   mosquitto_connect_async(p, "127.0.0.1", a.port, 30);
   mosquitto_loop_start(p);
   while (!pub.connected) std::this_thread::sleep_for(std::chrono::milliseconds(5));
