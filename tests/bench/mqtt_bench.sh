@@ -4,6 +4,9 @@
 #   raw:  publisher -> mosquitto -> subscriber                         (topic raw/t)
 #   bus:  publisher -> mosquitto -> busway (mqtt -> mqtt) -> mosquitto -> subscriber
 #                                                          (in/t -> out/t)
+#   relay (reference): the same two broker hops through a plain libmosquitto relay that
+#         republishes from its message callback (no acknowledgement chaining, no bus), to
+#         tell what the second broker hop costs from what the bus costs.
 # Both legs: QoS 1, 1 KB payloads, COUNT messages, publisher and subscriber in one process
 # (busway-mqtt-peer bench); the rate is COUNT / (last arrival - first publish). The bus route
 # uses CONSUMERS connections on a shared subscription (each holds one message until its
@@ -33,7 +36,9 @@ done
 tmp=$(mktemp -d /tmp/busway-mqtt-bench-XXXXXX)
 broker_pid=
 bus_pid=
+relay_pid=
 cleanup() {
+  [[ -n $relay_pid ]] && kill "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null || true
   [[ -n $bus_pid ]] && kill "$bus_pid" 2>/dev/null && wait "$bus_pid" 2>/dev/null || true
   [[ -n $broker_pid ]] && kill "$broker_pid" 2>/dev/null && wait "$broker_pid" 2>/dev/null || true
   rm -rf "$tmp"
@@ -72,19 +77,30 @@ for _ in $(seq 300); do
   sleep 0.1
 done
 
+# The reference relay: the same two broker hops, through a plain libmosquitto client.
+"$peer" relay --port "$port" --topic rin/t --pub-topic rout/t --qos 1 --timeout 3600 >"$tmp/relay.log" 2>&1 &
+relay_pid=$!
+for _ in $(seq 100); do grep -q ready "$tmp/relay.log" && break; sleep 0.1; done
+
 rate_of() { sed -n 's/.*= \([0-9]*\) msgs\/s.*/\1/p' <<<"$1"; }
 best_raw=0
 best_bus=0
+best_relay=0
 echo "mqtt_bench: $count msgs x $size B, QoS 1, $rounds rounds, bus consumers=$consumers, build $build"
 for round in $(seq "$rounds"); do
   raw=$("$peer" bench --port "$port" --pub-topic raw/t --sub-topic raw/t --qos 1 --count "$count" --size "$size" --timeout 300)
   echo "round $round raw: $raw"
   bus=$("$peer" bench --port "$port" --pub-topic in/t --sub-topic out/t --qos 1 --count "$count" --size "$size" --timeout 300)
   echo "round $round bus: $bus"
-  r=$(rate_of "$raw"); b=$(rate_of "$bus")
+  relay=$("$peer" bench --port "$port" --pub-topic rin/t --sub-topic rout/t --qos 1 --count "$count" --size "$size" --timeout 300)
+  echo "round $round plain relay: $relay"
+  r=$(rate_of "$raw"); b=$(rate_of "$bus"); l=$(rate_of "$relay")
+  (( l > best_relay )) && best_relay=$l
   (( r > best_raw )) && best_raw=$r
   (( b > best_bus )) && best_bus=$b
 done
 ratio=$(awk -v b="$best_bus" -v r="$best_raw" 'BEGIN { printf "%.2f", b / r }')
 cost=$(awk -v b="$best_bus" -v r="$best_raw" 'BEGIN { printf "%.0f", (1 - b / r) * 100 }')
 echo "raw broker: $best_raw msgs/s; through the bus: $best_bus msgs/s; ratio bus/raw = $ratio (the bus costs $cost% of raw; target <= 30%)"
+relay_ratio=$(awk -v b="$best_bus" -v r="$best_relay" 'BEGIN { printf "%.2f", b / r }')
+echo "reference: plain libmosquitto relay over the same two broker hops (no acknowledgement chaining): $best_relay msgs/s; bus/relay = $relay_ratio"

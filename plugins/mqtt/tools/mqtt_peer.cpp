@@ -422,6 +422,53 @@ int runBench(Args a) {
   return all ? 0 : 1;
 }
 
+// ---- relay -------------------------------------------------------------------------
+// A plain libmosquitto relay (subscribe --topic, republish to --out-topic, QoS 1, no bus):
+// the bench's reference for what two broker hops cost without busway in between.
+
+struct Relay {
+  const Args* args = nullptr;
+  mosquitto* out = nullptr;
+};
+
+int runRelay(const Args& a) {
+  Relay relay;
+  relay.args = &a;
+  Pub pub;
+  mosquitto* out = client(a, "", true, &pub);
+  mosquitto_max_inflight_messages_set(out, 1000);
+  mosquitto_connect_async(out, "127.0.0.1", a.port, 30);
+  mosquitto_loop_start(out);
+  relay.out = out;
+  mosquitto* in = client(a, "", true, &relay);
+  mosquitto_int_option(in, MOSQ_OPT_RECEIVE_MAXIMUM, 1000);
+  mosquitto_connect_v5_callback_set(
+      in, [](mosquitto* mq, void* obj, int rc, int, const mosquitto_property*) {
+        auto* r = static_cast<Relay*>(obj);
+        if (rc == 0) mosquitto_subscribe(mq, nullptr, r->args->topic.c_str(), r->args->qos);
+      });
+  mosquitto_subscribe_callback_set(in, [](mosquitto*, void*, int, int, const int*) {
+    std::printf("ready\n");
+    std::fflush(stdout);
+  });
+  mosquitto_message_v5_callback_set(
+      in, [](mosquitto*, void* obj, const mosquitto_message* msg, const mosquitto_property*) {
+        auto* r = static_cast<Relay*>(obj);
+        mosquitto_publish(r->out, nullptr, r->args->pub_topic.c_str(), msg->payloadlen,
+                          msg->payload, r->args->qos, false);
+      });
+  mosquitto_connect_async(in, "127.0.0.1", a.port, 30);
+  mosquitto_loop_start(in);
+  std::this_thread::sleep_for(std::chrono::duration<double>(a.timeout_s));
+  mosquitto_disconnect(in);
+  mosquitto_loop_stop(in, false);
+  mosquitto_destroy(in);
+  mosquitto_disconnect(out);
+  mosquitto_loop_stop(out, false);
+  mosquitto_destroy(out);
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -434,6 +481,9 @@ int main(int argc, char** argv) {
   } else if (a.mode == "sub") {
     if (a.topic.empty()) usage("sub needs --topic");
     rc = runSub(a);
+  } else if (a.mode == "relay") {
+    if (a.topic.empty() || a.pub_topic.empty()) usage("relay needs --topic and --pub-topic");
+    rc = runRelay(a);
   } else if (a.mode == "bench") {
     if (a.pub_topic.empty() || a.sub_topic.empty())
       usage("bench needs --pub-topic and --sub-topic");
