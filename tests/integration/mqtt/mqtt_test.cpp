@@ -304,16 +304,18 @@ TEST(Mqtt, ABadUriIsRefusedWhenTheTableLoads) {
 
 // The fault test of issue 7: the broker is stopped and restarted in the middle of a
 // 10,000-message run. Every message must arrive (at least once); duplicates are counted.
+// One consumer connection with a persistent session: Mosquitto 2.0.11 does not restore
+// shared subscriptions ($share/..., used with consumers > 1) after a restart, so what is
+// published before the bus has reconnected would not be kept for it (docs/plugins/mqtt.md).
 TEST(MqttFault, BrokerRestartInTheMiddleOfTenThousandMessagesLosesNothing) {
   constexpr int kCount = 10000;
   MosquittoServer broker;
   TempDir dir;
-  Bus bus(dir,
-          route("relay",
-                xml(broker.uri("in/fault?qos=1&client-id=bus-relay&clean-session=false&consumers=4"
-                               "&reconnect-delay-max=2s")),
-                xml(broker.uri("out/fault?qos=1&reconnect-delay-max=2s"))));
-  bus.start(4);
+  Bus bus(dir, route("relay",
+                     xml(broker.uri("in/fault?qos=1&client-id=bus-relay&clean-session=false"
+                                    "&reconnect-delay-max=2s")),
+                     xml(broker.uri("out/fault?qos=1&reconnect-delay-max=2s"))));
+  bus.start();
   const std::string port = std::to_string(broker.port());
   Subscriber sub(
       dir, {"--port", port, "--topic", "out/fault", "--qos", "1", "--id", "sink", "--persistent",
