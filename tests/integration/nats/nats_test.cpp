@@ -1,0 +1,301 @@
+// The nats plugin through the real busway binary, against a real nats-server (2.9, with
+// JetStream) on 127.0.0.1 (one per test, on a free port, with its own store folder). The
+// peers are busway-nats-peer (plugins/nats/tools), on the plugin's own protocol client.
+
+#include <chrono>
+#include <iostream>
+#include <regex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "child_process.hpp"
+#include "servers/nats_server.hpp"
+
+namespace busway::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+const std::string kBusway = BUSWAY_EXE;
+const std::string kPeer = std::string(BUSWAY_BINARY_DIR) + "/bin/busway-nats-peer";
+
+std::string table(const std::string& routes) {
+  return "<routes xmlns=\"urn:busway:routes:1\">\n" + routes + "\n</routes>\n";
+}
+
+std::string route(const std::string& id, const std::string& from, const std::string& to) {
+  return "  <route id=\"" + id + "\"><from uri=\"" + from + "\"/><to uri=\"" + to + "\"/></route>";
+}
+
+std::string route(const std::string& id, const std::string& from,
+                  const std::vector<std::string>& steps) {
+  std::string text = "  <route id=\"" + id + "\"><from uri=\"" + from + "\"/>";
+  for (const auto& step : steps) text += step;
+  return text + "</route>";
+}
+
+// "&" in a URI inside XML.
+std::string xml(std::string text) {
+  for (std::size_t pos = text.find('&'); pos != std::string::npos; pos = text.find('&', pos + 5)) {
+    text.replace(pos, 1, "&amp;");
+  }
+  return text;
+}
+
+class Bus {
+ public:
+  Bus(const TempDir& dir, const std::string& routes) : dir_(dir) {
+    dir_.write("routes.xml", table(routes));
+  }
+  ~Bus() { process_.stop(15s); }
+  // Starts `busway run` and waits until `consumers` nats consumers have subscribed.
+  void start(int consumers = 1) {
+    ASSERT_TRUE(process_.start({kBusway, "run", dir_.file("routes.xml")}, dir_.path()));
+    ASSERT_TRUE(waitForCount("subscribed to '", total_subscribed_ + consumers, 30s)) << output();
+    total_subscribed_ += consumers;
+  }
+  int stop() {
+    const int code = process_.stop(30s);
+    past_ += process_.out() + process_.err();
+    return code;
+  }
+  std::string output() const { return past_ + process_.out() + process_.err(); }
+
+ private:
+  bool waitForCount(const std::string& text, int wanted, std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < deadline) {
+      const std::string all = output();
+      int n = 0;
+      for (auto pos = all.find(text); pos != std::string::npos; pos = all.find(text, pos + 1)) ++n;
+      if (n >= wanted) return true;
+      if (!process_.running()) return false;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+  const TempDir& dir_;
+  ChildProcess process_;
+  std::string past_;
+  int total_subscribed_ = 0;
+};
+
+// A subscriber started in the background; result() waits for it and parses its summary.
+struct Counts {
+  long received = -1;
+  long unique = -1;
+  long duplicates = -1;
+};
+
+class Subscriber {
+ public:
+  Subscriber(const TempDir& dir, const std::vector<std::string>& args) {
+    std::vector<std::string> argv{kPeer};
+    argv.insert(argv.end(), args.begin(), args.end());
+    EXPECT_TRUE(process_.start(argv, dir.path()));
+    EXPECT_TRUE(process_.waitForOutput("ready", 20s)) << process_.out() << process_.err();
+  }
+  Counts result(std::chrono::milliseconds timeout = 120s) {
+    const auto code = process_.wait(timeout);
+    EXPECT_TRUE(code.has_value()) << "the subscriber did not finish: "
+                                  << process_.out().substr(0, 2000);
+    Counts c;
+    std::smatch m;
+    const std::string out = process_.out();
+    if (std::regex_search(out, m, std::regex(R"(received (\d+) unique (\d+) duplicates (\d+))"))) {
+      c.received = std::stol(m[1]);
+      c.unique = std::stol(m[2]);
+      c.duplicates = std::stol(m[3]);
+    }
+    return c;
+  }
+  std::string out() const { return process_.out(); }
+
+ private:
+  ChildProcess process_;
+};
+
+CommandResult publish(const std::vector<std::string>& args,
+                      std::chrono::milliseconds timeout = 120s) {
+  std::vector<std::string> argv{kPeer, "pub"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return runCommand(argv, timeout);
+}
+
+TEST(Nats, CorePublishSubscribeThroughTheBus) {
+  NatsServer server;
+  TempDir dir;
+  Bus bus(dir, route("pass", server.uri("in.a"), server.uri("out.a")));
+  bus.start();
+  const std::string port = std::to_string(server.port());
+  Subscriber sub(
+      dir, {"sub", "--port", port, "--subject", "out.a", "--count", "300", "--timeout", "60"});
+  const auto pub = publish(
+      {"--port", port, "--subject", "in.a", "--count", "300", "--size", "100", "--rate", "3000"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.out << pub.err;
+  EXPECT_EQ(sub.result().unique, 300) << bus.output();
+}
+
+TEST(Nats, QueueGroupsShareTheMessages) {
+  NatsServer server;
+  TempDir dir;
+  // Two bus consumers in one queue group: each message crosses the bus once.
+  Bus bus(dir, route("first", server.uri("in.q?queue=bus"), server.uri("out.q")) + "\n" +
+                   route("second", xml(server.uri("in.q?queue=bus&media-type=text/plain")),
+                         server.uri("out.q")));
+  bus.start(2);
+  const std::string port = std::to_string(server.port());
+  // Two subscribers in the group 'workers': they share what the bus publishes.
+  Subscriber one(dir, {"sub", "--port", port, "--subject", "out.q", "--queue", "workers", "--count",
+                       "200", "--timeout", "8"});
+  Subscriber two(dir, {"sub", "--port", port, "--subject", "out.q", "--queue", "workers", "--count",
+                       "200", "--timeout", "8"});
+  const auto pub =
+      publish({"--port", port, "--subject", "in.q", "--count", "200", "--rate", "2000"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  const Counts a = one.result();
+  const Counts b = two.result();
+  EXPECT_GT(a.received, 0);
+  EXPECT_GT(b.received, 0);
+  EXPECT_EQ(a.received + b.received, 200) << "one " << a.received << ", two " << b.received;
+  EXPECT_EQ(a.duplicates + b.duplicates, 0);
+}
+
+TEST(Nats, RequestReplyAnsweredByARoute) {
+  NatsServer server;
+  TempDir dir;
+  Bus bus(dir, route("service", server.uri("svc.ping"),
+                     std::vector<std::string>{"<set-body>pong ${body}</set-body>"}));
+  bus.start();
+  const auto r = runCommand({kPeer, "request", "--port", std::to_string(server.port()), "--subject",
+                             "svc.ping", "--body", "hello", "--timeout", "10"},
+                            30s);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err << bus.output();
+  EXPECT_NE(r.out.find("reply: pong hello"), std::string::npos) << r.out;
+}
+
+TEST(Nats, ARouteAsksAnotherServiceAndHeadersTravel) {
+  NatsServer server;
+  TempDir dir;
+  Bus bus(dir, route("ask", server.uri("in.rr"),
+                     std::vector<std::string>{
+                         "<to uri=\"" + server.uri("svc.answer") + "\" pattern=\"in-out\"/>",
+                         "<to uri=\"" + server.uri("out.rr") + "\"/>"}));
+  bus.start();
+  const std::string port = std::to_string(server.port());
+  ChildProcess responder;
+  ASSERT_TRUE(responder.start({kPeer, "reply", "--port", port, "--subject", "svc.answer",
+                               "--prefix", "answer:", "--timeout", "60"},
+                              dir.path()));
+  ASSERT_TRUE(responder.waitForOutput("ready", 20s));
+  Subscriber sub(dir, {"sub", "--port", port, "--subject", "out.rr", "--count", "1", "--timeout",
+                       "30", "--print"});
+  const auto pub =
+      publish({"--port", port, "--subject", "in.rr", "--count", "1", "--header", "Order=42"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.err;
+  sub.result();
+  EXPECT_NE(sub.out().find("msg out.rr answer:0"), std::string::npos) << sub.out() << bus.output();
+  EXPECT_NE(sub.out().find("Order=42"), std::string::npos) << sub.out();
+  EXPECT_NE(sub.out().find("Answered-By=peer"), std::string::npos) << sub.out();
+}
+
+TEST(Nats, JetStreamToJetStreamWithAcks) {
+  NatsServer server;
+  TempDir dir;
+  const std::string port = std::to_string(server.port());
+  Subscriber sink(
+      dir, {"js-sub", "--port", port, "--stream", "SHIPPED", "--subject", "shipped.x", "--durable",
+            "sink", "--count", "500", "--timeout", "60", "--linger", "500"});
+  Bus bus(dir, route("js", xml(server.uri("orders.*?stream=ORDERS&durable=bus")),
+                     xml(server.uri("shipped.x?stream=SHIPPED"))));
+  bus.start();
+  const auto pub = publish({"--port", port, "--subject", "orders.new", "--count", "500", "--js"});
+  ASSERT_EQ(pub.exit_code, 0) << pub.out << pub.err;
+  const Counts c = sink.result();
+  EXPECT_EQ(c.unique, 500) << bus.output();
+  // Everything was acknowledged: a restarted bus gets nothing again.
+  ASSERT_EQ(bus.stop(), 0);
+  const auto info =
+      runCommand({kPeer, "request", "--port", port, "--subject", "$JS.API.CONSUMER.INFO.ORDERS.bus",
+                  "--body", "", "--timeout", "10"},
+                 30s);
+  EXPECT_NE(info.out.find("\"num_ack_pending\":0"), std::string::npos) << info.out;
+  EXPECT_NE(info.out.find("\"num_pending\":0"), std::string::npos) << info.out;
+}
+
+TEST(Nats, AFailedRouteNaksAndJetStreamRedeliversUntilItSucceeds) {
+  NatsServer server;
+  TempDir dir;
+  const std::string port = std::to_string(server.port());
+  // The route publishes to a subject no stream captures yet: every send fails (no
+  // responders), the consumer -NAKs, JetStream redelivers.
+  Bus bus(dir, route("retry",
+                     xml(server.uri("in.retry?stream=RETRY&durable=bus&redelivery-delay=200ms")),
+                     xml(server.uri("late.out?jetstream=true&request-timeout=1s"))));
+  bus.start();
+  ASSERT_EQ(publish({"--port", port, "--subject", "in.retry", "--count", "5", "--js"}).exit_code,
+            0);
+  std::this_thread::sleep_for(3s);
+  EXPECT_NE(bus.output().find("the route failed, redelivery in 200ms"), std::string::npos)
+      << bus.output();
+  // Now a stream captures late.out (js-sub creates it): the next redelivery goes through.
+  Subscriber sink(dir, {"js-sub", "--port", port, "--stream", "LATE", "--subject", "late.out",
+                        "--durable", "sink", "--count", "5", "--timeout", "60", "--linger", "500"});
+  const Counts c = sink.result();
+  EXPECT_EQ(c.unique, 5) << bus.output();
+}
+
+TEST(Nats, ABadUriIsRefusedWhenTheTableLoads) {
+  TempDir dir;
+  dir.write("routes.xml", table(route("bad", "nats://127.0.0.1:4222/a..b", "log:x")));
+  const auto r = runCommand({kBusway, "run", "--for", "2s", dir.file("routes.xml")}, 30s);
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE((r.out + r.err).find("is not a valid subject"), std::string::npos) << r.out << r.err;
+}
+
+// The fault test of issue 7 for NATS: JetStream in, the bus, JetStream out; the server is
+// stopped and restarted in the middle of 10,000 messages. Every message arrives at least
+// once; duplicates are counted.
+TEST(NatsFault, ServerRestartInTheMiddleOfTenThousandJetStreamMessagesLosesNothing) {
+  constexpr int kCount = 10000;
+  NatsServer server;
+  TempDir dir;
+  const std::string port = std::to_string(server.port());
+  Subscriber sink(
+      dir, {"js-sub", "--port", port, "--stream", "OUT", "--subject", "out.fault", "--durable",
+            "sink", "--count", std::to_string(kCount), "--timeout", "180", "--linger", "2000"});
+  Bus bus(
+      dir,
+      route("relay",
+            xml(server.uri("in.fault?stream=IN&durable=relay&ack-wait=5s&reconnect-delay-max=1s")),
+            xml(server.uri("out.fault?stream=OUT&reconnect-delay-max=1s"))));
+  bus.start();
+  ChildProcess pub;
+  ASSERT_TRUE(
+      pub.start({kPeer, "pub", "--port", port, "--subject", "in.fault", "--js", "--count",
+                 std::to_string(kCount), "--size", "200", "--rate", "1000", "--timeout", "180"},
+                dir.path()));
+  std::this_thread::sleep_for(3s);
+  server.stop();
+  std::this_thread::sleep_for(2s);
+  server.start();
+  const auto code = pub.wait(200s);
+  ASSERT_TRUE(code.has_value());
+  EXPECT_EQ(*code, 0) << pub.out() << pub.err();
+  const Counts c = sink.result(240s);
+  std::cout << "[nats fault] published " << kCount << ", arrived " << c.received << ", unique "
+            << c.unique << ", duplicates " << c.duplicates << "  (" << pub.out() << ")"
+            << std::endl;
+  EXPECT_EQ(c.unique, kCount) << sink.out().substr(0, 3000) << bus.output().substr(0, 20000);
+  // The bus did see the broker go away and come back.
+  EXPECT_NE(bus.output().find("lost the connection"), std::string::npos)
+      << bus.output().substr(0, 20000);
+  EXPECT_EQ(bus.stop(), 0);
+}
+
+}  // namespace
+}  // namespace busway::testing
