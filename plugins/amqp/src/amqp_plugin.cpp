@@ -3,10 +3,6 @@
 // producer's send completes only on the broker's publisher confirm, and a mandatory message
 // that no queue takes (basic.return) fails. Each endpoint role has its own connection, owned
 // by one I/O thread (link.hpp). docs/plugins/amqp.md is the user's page.
-#include <busway/plugin.hpp>
-
-#include <unistd.h>
-
 #include <algorithm>
 #include <cctype>
 #include <chrono>
@@ -16,8 +12,11 @@
 #include <string>
 #include <utility>
 
+#include <unistd.h>
+
 #include "fields.hpp"
 #include "link.hpp"
+#include <busway/plugin.hpp>
 
 namespace busway::amqp {
 
@@ -26,7 +25,8 @@ namespace {
 std::string defaultNodeId() {
   if (const char* id = std::getenv("BUSWAY_NODE_ID"); id != nullptr && *id != '\0') return id;
   char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') std::snprintf(name, sizeof name, "busway");
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0')
+    std::snprintf(name, sizeof name, "busway");
   return std::string(name) + "-" + std::to_string(::getpid());
 }
 
@@ -44,8 +44,10 @@ class AmqpEndpoint;
 
 class AmqpPlugin : public sdk::Plugin {
  public:
-  AmqpPlugin(sdk::Host host, const sdk::Options& config) : Plugin(host, config), node_id_(defaultNodeId()) {
-    host.info("node id ", node_id_, " (the consumer tag and connection name; set BUSWAY_NODE_ID or busway run "
+  AmqpPlugin(sdk::Host host, const sdk::Options& config)
+      : Plugin(host, config), node_id_(defaultNodeId()) {
+    host.info("node id ", node_id_,
+              " (the consumer tag and connection name; set BUSWAY_NODE_ID or busway run "
               "--node-id to choose it)");
   }
   using Endpoints = sdk::List<AmqpEndpoint>;
@@ -73,9 +75,11 @@ class AmqpEndpoint : public sdk::Endpoint {
     s.password = options.text("password", "guest");
     s.heartbeat = options.duration("heartbeat", std::chrono::seconds(10));
     s.connect_timeout = options.duration("connect-timeout", std::chrono::seconds(10));
-    s.reconnect_delay = std::max(options.duration("reconnect-delay", std::chrono::milliseconds(200)),
-                                 std::chrono::milliseconds(10));
-    s.reconnect_max_delay = std::max(options.duration("reconnect-max-delay", std::chrono::seconds(10)), s.reconnect_delay);
+    s.reconnect_delay =
+        std::max(options.duration("reconnect-delay", std::chrono::milliseconds(200)),
+                 std::chrono::milliseconds(10));
+    s.reconnect_max_delay = std::max(
+        options.duration("reconnect-max-delay", std::chrono::seconds(10)), s.reconnect_delay);
     s.declare = options.boolean("declare", true);
     s.durable = options.boolean("durable", true);
     s.auto_delete = options.boolean("auto-delete", false);
@@ -88,20 +92,22 @@ class AmqpEndpoint : public sdk::Endpoint {
     s.binding_key = options.text("binding-key", "");
     if (s.binding_key.empty()) s.binding_key = routing_key_;
     if (!s.tls_cert.empty() && s.tls_key.empty()) {
-      throw sdk::InvalidError("'" + options.uri() + "': tls-cert needs tls-key (the certificate's private key)");
+      throw sdk::InvalidError("'" + options.uri() +
+                              "': tls-cert needs tls-key (the certificate's private key)");
     }
     if (!s.exchange.empty() && s.exchange.rfind("amq.", 0) == 0) s.declare_exchange = false;
     prefetch_ = options.integer("prefetch", 50);
     if (prefetch_ < 0 || prefetch_ > 65535) {
-      throw sdk::InvalidError("'" + options.uri() + "': prefetch must be from 0 (no limit) to 65535");
+      throw sdk::InvalidError("'" + options.uri() +
+                              "': prefetch must be from 0 (no limit) to 65535");
     }
     reject_on_failure_ = options.text("on-failure", "requeue") == "reject";
     mandatory_ = options.boolean("mandatory", true);
     persistent_ = options.boolean("persistent", true);
     publish_timeout_ = options.duration("publish-timeout", std::chrono::seconds(30));
     const int port = s.address.port != 0 ? s.address.port : (s.tls ? 5671 : 5672);
-    s.where = std::string(s.tls ? "amqps://" : "amqp://") + s.address.host + ":" + std::to_string(port) +
-              (s.address.vhost == "/" ? "/" : "/" + s.address.vhost) +
+    s.where = std::string(s.tls ? "amqps://" : "amqp://") + s.address.host + ":" +
+              std::to_string(port) + (s.address.vhost == "/" ? "/" : "/" + s.address.vhost) +
               (s.queue.empty() ? "" : " queue '" + s.queue + "'") +
               (s.exchange.empty() ? "" : " exchange '" + s.exchange + "'");
     s.connection_name = "busway " + node_id_;
@@ -129,47 +135,52 @@ class AmqpEndpoint : public sdk::Endpoint {
     const Settle on_failure = reject_on_failure_ ? Settle::reject : Settle::requeue;
     // A tag unique to this node: `busway run --node-id` names it in the broker's consumers.
     const std::string tag = node_id_ + ":" + settings_.queue;
-    consumer_->consume(tag, static_cast<int>(prefetch_), [weak, route, host, on_failure](Delivery&& d) {
-      const std::shared_ptr<Link> link = weak.lock();
-      if (!link) return;
-      const std::uint64_t generation = d.generation;
-      const std::uint64_t delivery_tag = d.tag;
-      try {
-        sdk::OwnedMessage message =
-            host.newMessage(d.body, d.content_type.empty() ? "application/octet-stream" : d.content_type);
-        for (const auto& [name, value] : d.headers) message.setHeader(name, value);
-        message.setHeader("amqp.exchange", d.exchange);
-        message.setHeader("amqp.routing-key", d.routing_key);
-        message.setHeader("amqp.delivery-tag", static_cast<std::int64_t>(d.tag));
-        message.setHeader("amqp.redelivered", d.redelivered ? "true" : "false");
-        message.setHeader("amqp.consumer-tag", d.consumer_tag);
-        const auto optional = [&message](std::string_view name, const std::string& value) {
-          if (!value.empty()) message.setHeader(name, value);
-        };
-        optional("amqp.message-id", d.message_id);
-        optional("amqp.correlation-id", d.correlation_id);
-        optional("amqp.reply-to", d.reply_to);
-        optional("amqp.type", d.type);
-        optional("amqp.app-id", d.app_id);
-        optional("amqp.user-id", d.user_id);
-        optional("amqp.content-encoding", d.content_encoding);
-        optional("amqp.expiration", d.expiration);
-        if (d.timestamp) message.setHeader("amqp.timestamp", static_cast<std::int64_t>(*d.timestamp));
-        if (d.priority) message.setHeader("amqp.priority", static_cast<std::int64_t>(*d.priority));
-        if (d.delivery_mode != 0) message.setHeader("amqp.delivery-mode", static_cast<std::int64_t>(d.delivery_mode));
-        if (!d.correlation_id.empty()) message.setCorrelationId(d.correlation_id);
-        const sdk::Status status =
-            route.deliver(std::move(message), [link, generation, delivery_tag, on_failure](const sdk::DeliveryResult& r) {
-              // The acknowledgement: only a route that is done with the message acks it.
-              link->settle(generation, delivery_tag, r.ok() ? Settle::ack : on_failure);
-            });
-        // Refused at once (the bus is stopping or full): back to the broker.
-        if (status != sdk::Status::ok) link->settle(generation, delivery_tag, Settle::requeue);
-      } catch (const std::exception& e) {
-        host.error("cannot hand a delivery to the route (", e.what(), "); requeued");
-        link->settle(generation, delivery_tag, Settle::requeue);
-      }
-    });
+    consumer_->consume(
+        tag, static_cast<int>(prefetch_), [weak, route, host, on_failure](Delivery&& d) {
+          const std::shared_ptr<Link> link = weak.lock();
+          if (!link) return;
+          const std::uint64_t generation = d.generation;
+          const std::uint64_t delivery_tag = d.tag;
+          try {
+            sdk::OwnedMessage message = host.newMessage(
+                d.body, d.content_type.empty() ? "application/octet-stream" : d.content_type);
+            for (const auto& [name, value] : d.headers) message.setHeader(name, value);
+            message.setHeader("amqp.exchange", d.exchange);
+            message.setHeader("amqp.routing-key", d.routing_key);
+            message.setHeader("amqp.delivery-tag", static_cast<std::int64_t>(d.tag));
+            message.setHeader("amqp.redelivered", d.redelivered ? "true" : "false");
+            message.setHeader("amqp.consumer-tag", d.consumer_tag);
+            const auto optional = [&message](std::string_view name, const std::string& value) {
+              if (!value.empty()) message.setHeader(name, value);
+            };
+            optional("amqp.message-id", d.message_id);
+            optional("amqp.correlation-id", d.correlation_id);
+            optional("amqp.reply-to", d.reply_to);
+            optional("amqp.type", d.type);
+            optional("amqp.app-id", d.app_id);
+            optional("amqp.user-id", d.user_id);
+            optional("amqp.content-encoding", d.content_encoding);
+            optional("amqp.expiration", d.expiration);
+            if (d.timestamp)
+              message.setHeader("amqp.timestamp", static_cast<std::int64_t>(*d.timestamp));
+            if (d.priority)
+              message.setHeader("amqp.priority", static_cast<std::int64_t>(*d.priority));
+            if (d.delivery_mode != 0)
+              message.setHeader("amqp.delivery-mode", static_cast<std::int64_t>(d.delivery_mode));
+            if (!d.correlation_id.empty()) message.setCorrelationId(d.correlation_id);
+            const sdk::Status status = route.deliver(
+                std::move(message),
+                [link, generation, delivery_tag, on_failure](const sdk::DeliveryResult& r) {
+                  // The acknowledgement: only a route that is done with the message acks it.
+                  link->settle(generation, delivery_tag, r.ok() ? Settle::ack : on_failure);
+                });
+            // Refused at once (the bus is stopping or full): back to the broker.
+            if (status != sdk::Status::ok) link->settle(generation, delivery_tag, Settle::requeue);
+          } catch (const std::exception& e) {
+            host.error("cannot hand a delivery to the route (", e.what(), "); requeued");
+            link->settle(generation, delivery_tag, Settle::requeue);
+          }
+        });
     consumer_->start();
   }
 
@@ -191,8 +202,9 @@ class AmqpEndpoint : public sdk::Endpoint {
         p.routing_key = std::string(*header);
     }
     if (p.exchange.empty() && p.routing_key.empty()) {
-      throw sdk::InvalidError("amqp: " + settings_.where +
-                              " has nowhere to publish: give the option queue, exchange or routing-key");
+      throw sdk::InvalidError(
+          "amqp: " + settings_.where +
+          " has nowhere to publish: give the option queue, exchange or routing-key");
     }
     p.mandatory = mandatory_;
     p.persistent = persistent_;
@@ -227,11 +239,13 @@ class AmqpEndpoint : public sdk::Endpoint {
 
   void report(const char* role, const Link& link) const {
     const LinkCounters& c = link.counters();
-    host_.info("node ", node_id_, " ", role, " ", settings_.where, ": delivered=", c.delivered.load(),
-               " acked=", c.acked.load(), " requeued=", c.requeued.load(), " rejected=", c.rejected.load(),
+    host_.info("node ", node_id_, " ", role, " ", settings_.where,
+               ": delivered=", c.delivered.load(), " acked=", c.acked.load(),
+               " requeued=", c.requeued.load(), " rejected=", c.rejected.load(),
                " stale-acks=", c.stale_settles.load(), " published=", c.published.load(),
-               " confirmed=", c.confirmed.load(), " failed=", c.publish_failed.load(), " returned=", c.returned.load(),
-               " connects=", c.connects.load(), " connection-losses=", c.connection_losses.load());
+               " confirmed=", c.confirmed.load(), " failed=", c.publish_failed.load(),
+               " returned=", c.returned.load(), " connects=", c.connects.load(),
+               " connection-losses=", c.connection_losses.load());
   }
 
   sdk::Host host_;

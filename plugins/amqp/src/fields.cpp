@@ -1,10 +1,10 @@
 #include "fields.hpp"
 
-#include <busway/plugin.hpp>
-
 #include <charconv>
 #include <cmath>
 #include <sstream>
+
+#include <busway/plugin.hpp>
 
 namespace busway::amqp {
 
@@ -27,8 +27,9 @@ Address parseAddress(std::string_view path, std::string_view uri) {
     if (!vhost.empty()) address.vhost = std::string(vhost);
   }
   if (const auto at = authority.rfind('@'); at != std::string_view::npos) {
-    throw bad("credentials do not belong in the address; use the options username and password "
-              "(with ${env:NAME})");
+    throw bad(
+        "credentials do not belong in the address; use the options username and password "
+        "(with ${env:NAME})");
   }
   std::string_view host = authority;
   if (const auto colon = authority.rfind(':'); colon != std::string_view::npos) {

@@ -4,13 +4,13 @@
 // and the parts of an amqp: URI. No rabbitmq-c state is kept here: the functions are pure
 // and used on the connection's I/O thread.
 
-#include <amqp.h>
-
 #include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include <amqp.h>
 
 namespace busway::amqp {
 
@@ -24,7 +24,8 @@ struct Address {
 Address parseAddress(std::string_view path, std::string_view uri);
 
 inline std::string text(amqp_bytes_t bytes) {
-  return bytes.len == 0 ? std::string() : std::string(static_cast<const char*>(bytes.bytes), bytes.len);
+  return bytes.len == 0 ? std::string()
+                        : std::string(static_cast<const char*>(bytes.bytes), bytes.len);
 }
 inline amqp_bytes_t bytes(std::string_view text) {
   amqp_bytes_t out;

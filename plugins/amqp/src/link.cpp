@@ -1,14 +1,15 @@
 #include "link.hpp"
 
-#include <amqp_ssl_socket.h>
-#include <amqp_tcp_socket.h>
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <cerrno>
-#include <cstring>
+#include <amqp_ssl_socket.h>
+#include <amqp_tcp_socket.h>
 
 namespace busway::amqp {
 
@@ -32,7 +33,8 @@ std::string statusText(int status) { return amqp_error_string2(status); }
 Link::Link(sdk::Host host, LinkSettings settings) : host_(host), settings_(std::move(settings)) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) {
-    throw sdk::TransientError(std::string("amqp: cannot create an eventfd: ") + std::strerror(errno));
+    throw sdk::TransientError(std::string("amqp: cannot create an eventfd: ") +
+                              std::strerror(errno));
   }
 }
 
@@ -46,7 +48,8 @@ void Link::start() {
   thread_ = std::thread([this] { run(); });
 }
 
-void Link::consume(std::string consumer_tag, int prefetch, std::function<void(Delivery&&)> on_delivery) {
+void Link::consume(std::string consumer_tag, int prefetch,
+                   std::function<void(Delivery&&)> on_delivery) {
   {
     const std::lock_guard<std::mutex> lock(mutex_);
     want_consume_ = true;
@@ -87,7 +90,8 @@ void Link::publish(Publish message) {
     }
   }
   if (message.done) {
-    message.done(sdk::Status::rejected, "amqp: " + settings_.where + " is stopping; the message was not published");
+    message.done(sdk::Status::rejected,
+                 "amqp: " + settings_.where + " is stopping; the message was not published");
     return;
   }
   wake();
@@ -144,7 +148,8 @@ void Link::run() {
         delay = std::min(delay * 2, settings_.reconnect_max_delay);
         continue;
       }
-      if (failures > 0) host_.info("connected to ", settings_.where, " after ", failures, " failed attempt(s)");
+      if (failures > 0)
+        host_.info("connected to ", settings_.where, " after ", failures, " failed attempt(s)");
       failures = 0;
       delay = settings_.reconnect_delay;
     }
@@ -164,8 +169,11 @@ void Link::run() {
     amqp_destroy_connection(conn_);
     conn_ = nullptr;
   }
-  failAll(sdk::Status::transient, "amqp: " + settings_.where + " stopped before the broker confirmed the message");
-  for (auto& message : unsent_) message.done(sdk::Status::rejected, "amqp: " + settings_.where + " stopped before the message was published");
+  failAll(sdk::Status::transient,
+          "amqp: " + settings_.where + " stopped before the broker confirmed the message");
+  for (auto& message : unsent_)
+    message.done(sdk::Status::rejected,
+                 "amqp: " + settings_.where + " stopped before the message was published");
   unsent_.clear();
 }
 
@@ -199,13 +207,15 @@ bool Link::setUp(std::string& error) {
   }
   if (settings_.tls) {
     if (!settings_.tls_ca.empty()) {
-      if (const int s = amqp_ssl_socket_set_cacert(socket, settings_.tls_ca.c_str()); s != AMQP_STATUS_OK) {
+      if (const int s = amqp_ssl_socket_set_cacert(socket, settings_.tls_ca.c_str());
+          s != AMQP_STATUS_OK) {
         error = "cannot read tls-ca '" + settings_.tls_ca + "': " + statusText(s);
         return false;
       }
     }
     if (!settings_.tls_cert.empty()) {
-      if (const int s = amqp_ssl_socket_set_key(socket, settings_.tls_cert.c_str(), settings_.tls_key.c_str());
+      if (const int s = amqp_ssl_socket_set_key(socket, settings_.tls_cert.c_str(),
+                                                settings_.tls_key.c_str());
           s != AMQP_STATUS_OK) {
         error = "cannot read tls-cert '" + settings_.tls_cert + "' / tls-key: " + statusText(s);
         return false;
@@ -218,7 +228,8 @@ bool Link::setUp(std::string& error) {
   amqp_set_handshake_timeout(conn_, &timeout);
   amqp_set_rpc_timeout(conn_, &timeout);
   const int port = address.port != 0 ? address.port : (settings_.tls ? 5671 : 5672);
-  if (const int s = amqp_socket_open_noblock(socket, address.host.c_str(), port, &timeout); s != AMQP_STATUS_OK) {
+  if (const int s = amqp_socket_open_noblock(socket, address.host.c_str(), port, &timeout);
+      s != AMQP_STATUS_OK) {
     error = statusText(s);
     return false;
   }
@@ -241,9 +252,9 @@ bool Link::setUp(std::string& error) {
   amqp_table_t table{3, properties};
   const auto heartbeat_ms = settings_.heartbeat.count();
   const int heartbeat = heartbeat_ms <= 0 ? 0 : static_cast<int>((heartbeat_ms + 999) / 1000);
-  amqp_rpc_reply_t reply =
-      amqp_login_with_properties(conn_, address.vhost.c_str(), 0, kFrameMax, heartbeat, &table,
-                                 AMQP_SASL_METHOD_PLAIN, settings_.username.c_str(), settings_.password.c_str());
+  amqp_rpc_reply_t reply = amqp_login_with_properties(
+      conn_, address.vhost.c_str(), 0, kFrameMax, heartbeat, &table, AMQP_SASL_METHOD_PLAIN,
+      settings_.username.c_str(), settings_.password.c_str());
   if (reply.reply_type != AMQP_RESPONSE_NORMAL) {
     error = describe(reply, "login (check username, password and the vhost)");
     return false;
@@ -255,8 +266,9 @@ bool Link::setUp(std::string& error) {
   }
   if (settings_.declare) {
     if (!settings_.exchange.empty() && settings_.declare_exchange) {
-      amqp_exchange_declare(conn_, kChannel, bytes(settings_.exchange), bytes(settings_.exchange_type), 0,
-                            settings_.durable ? 1 : 0, settings_.auto_delete ? 1 : 0, 0, amqp_empty_table);
+      amqp_exchange_declare(conn_, kChannel, bytes(settings_.exchange),
+                            bytes(settings_.exchange_type), 0, settings_.durable ? 1 : 0,
+                            settings_.auto_delete ? 1 : 0, 0, amqp_empty_table);
       if (reply = amqp_get_rpc_reply(conn_); reply.reply_type != AMQP_RESPONSE_NORMAL) {
         error = describe(reply, ("exchange.declare '" + settings_.exchange + "'").c_str());
         return false;
@@ -264,7 +276,8 @@ bool Link::setUp(std::string& error) {
     }
     if (!settings_.queue.empty()) {
       std::vector<std::pair<std::string, std::string>> arguments;
-      if (settings_.queue_type != "classic") arguments.emplace_back("x-queue-type", settings_.queue_type);
+      if (settings_.queue_type != "classic")
+        arguments.emplace_back("x-queue-type", settings_.queue_type);
       if (!settings_.dead_letter_exchange.empty())
         arguments.emplace_back("x-dead-letter-exchange", settings_.dead_letter_exchange);
       const StringTable args(arguments);
@@ -278,7 +291,9 @@ bool Link::setUp(std::string& error) {
         amqp_queue_bind(conn_, kChannel, bytes(settings_.queue), bytes(settings_.exchange),
                         bytes(settings_.binding_key), amqp_empty_table);
         if (reply = amqp_get_rpc_reply(conn_); reply.reply_type != AMQP_RESPONSE_NORMAL) {
-          error = describe(reply, ("queue.bind '" + settings_.queue + "' to '" + settings_.exchange + "'").c_str());
+          error = describe(
+              reply,
+              ("queue.bind '" + settings_.queue + "' to '" + settings_.exchange + "'").c_str());
           return false;
         }
       }
@@ -300,8 +315,8 @@ std::string Link::describe(const amqp_rpc_reply_t& reply, const char* what) cons
     case AMQP_RESPONSE_SERVER_EXCEPTION:
       if (reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
         const auto* close = static_cast<const amqp_connection_close_t*>(reply.reply.decoded);
-        return text + "the broker closed the connection: " + std::to_string(close->reply_code) + " " +
-               amqp::text(close->reply_text);
+        return text + "the broker closed the connection: " + std::to_string(close->reply_code) +
+               " " + amqp::text(close->reply_text);
       }
       if (reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
         const auto* close = static_cast<const amqp_channel_close_t*>(reply.reply.decoded);
@@ -324,9 +339,9 @@ void Link::disconnect(const std::string& reason) {
   incoming_.reset();
   // Sent but not confirmed: the broker may or may not have them. Fail them as transient so
   // the route retries (at-least-once: a retry may duplicate one the broker did take).
-  failAll(sdk::Status::transient,
-          "amqp: the connection to " + settings_.where + " was lost before the broker confirmed the message (" +
-              reason + ")");
+  failAll(sdk::Status::transient, "amqp: the connection to " + settings_.where +
+                                      " was lost before the broker confirmed the message (" +
+                                      reason + ")");
 }
 
 void Link::failAll(sdk::Status status, const std::string& why) {
@@ -427,7 +442,8 @@ bool Link::sendConsumeState() {
     status = amqp_send_method(conn_, kChannel, AMQP_BASIC_CANCEL_METHOD, &cancel);
   }
   if (status != AMQP_STATUS_OK) {
-    disconnect(std::string(want ? "cannot start consuming: " : "cannot cancel the consumer: ") + statusText(status));
+    disconnect(std::string(want ? "cannot start consuming: " : "cannot cancel the consumer: ") +
+               statusText(status));
     return false;
   }
   consuming_ = want;
@@ -439,7 +455,8 @@ bool Link::sendPublishes() {
     Publish& message = unsent_.front();
     amqp_basic_properties_t props{};
     props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG;
-    props.delivery_mode = message.persistent ? AMQP_DELIVERY_PERSISTENT : AMQP_DELIVERY_NONPERSISTENT;
+    props.delivery_mode =
+        message.persistent ? AMQP_DELIVERY_PERSISTENT : AMQP_DELIVERY_NONPERSISTENT;
     const auto set = [&props](const std::string& value, amqp_flags_t flag, amqp_bytes_t& field) {
       if (value.empty()) return;
       props._flags |= flag;
@@ -456,8 +473,9 @@ bool Link::sendPublishes() {
       props._flags |= AMQP_BASIC_HEADERS_FLAG;
       props.headers = headers.table();
     }
-    const int status = amqp_basic_publish(conn_, kChannel, bytes(message.exchange), bytes(message.routing_key),
-                                          message.mandatory ? 1 : 0, 0, &props, bytes(message.body));
+    const int status =
+        amqp_basic_publish(conn_, kChannel, bytes(message.exchange), bytes(message.routing_key),
+                           message.mandatory ? 1 : 0, 0, &props, bytes(message.body));
     if (status != AMQP_STATUS_OK) {
       // Not counted as sent: it stays first in line for the next connection.
       disconnect("cannot publish: " + statusText(status));
@@ -475,8 +493,9 @@ void Link::expire() {
   const auto now = std::chrono::steady_clock::now();
   while (!unsent_.empty() && unsent_.front().deadline <= now) {
     counters_.publish_failed.fetch_add(1, std::memory_order_relaxed);
-    unsent_.front().done(sdk::Status::timeout, "amqp: no connection to " + settings_.where +
-                                                   " within publish-timeout; the message was not published");
+    unsent_.front().done(sdk::Status::timeout,
+                         "amqp: no connection to " + settings_.where +
+                             " within publish-timeout; the message was not published");
     unsent_.pop_front();
   }
   // Unsent messages behind the first may have earlier deadlines (sends are not sorted by
@@ -484,9 +503,10 @@ void Link::expire() {
   for (auto it = outstanding_.begin(); it != outstanding_.end();) {
     if (it->second.message.deadline <= now) {
       counters_.publish_failed.fetch_add(1, std::memory_order_relaxed);
-      it->second.message.done(sdk::Status::timeout,
-                              "amqp: " + settings_.where +
-                                  " did not confirm the message within publish-timeout (it may still arrive)");
+      it->second.message.done(
+          sdk::Status::timeout,
+          "amqp: " + settings_.where +
+              " did not confirm the message within publish-timeout (it may still arrive)");
       it = outstanding_.erase(it);
     } else {
       ++it;
@@ -541,9 +561,10 @@ bool Link::handleFrame(const amqp_frame_t& frame) {
         const auto* ret = static_cast<const amqp_basic_return_t*>(method.decoded);
         incoming_.emplace();
         incoming_->is_return = true;
-        incoming_->return_reason = "the broker returned the message as unroutable (" + std::to_string(ret->reply_code) +
-                                   " " + text(ret->reply_text) + "): no queue is bound to exchange '" +
-                                   text(ret->exchange) + "' with routing key '" + text(ret->routing_key) + "'";
+        incoming_->return_reason = "the broker returned the message as unroutable (" +
+                                   std::to_string(ret->reply_code) + " " + text(ret->reply_text) +
+                                   "): no queue is bound to exchange '" + text(ret->exchange) +
+                                   "' with routing key '" + text(ret->routing_key) + "'";
         return true;
       }
       case AMQP_BASIC_ACK_METHOD: {
@@ -559,12 +580,14 @@ bool Link::handleFrame(const amqp_frame_t& frame) {
       }
       case AMQP_BASIC_CANCEL_METHOD:
         // The broker cancelled our consumer (the queue was deleted): start over.
-        disconnect("the broker cancelled the consumer (was queue '" + settings_.queue + "' deleted?)");
+        disconnect("the broker cancelled the consumer (was queue '" + settings_.queue +
+                   "' deleted?)");
         return false;
       case AMQP_CHANNEL_CLOSE_METHOD: {
         const auto* close = static_cast<const amqp_channel_close_t*>(method.decoded);
-        const std::string reason = "the broker closed the channel: " + std::to_string(close->reply_code) + " " +
-                                   text(close->reply_text);
+        const std::string reason =
+            "the broker closed the channel: " + std::to_string(close->reply_code) + " " +
+            text(close->reply_text);
         amqp_channel_close_ok_t ok{};
         amqp_send_method(conn_, kChannel, AMQP_CHANNEL_CLOSE_OK_METHOD, &ok);
         host_.error(settings_.where, ": ", reason);
@@ -573,15 +596,17 @@ bool Link::handleFrame(const amqp_frame_t& frame) {
       }
       case AMQP_CONNECTION_CLOSE_METHOD: {
         const auto* close = static_cast<const amqp_connection_close_t*>(method.decoded);
-        const std::string reason = "the broker closed the connection: " + std::to_string(close->reply_code) + " " +
-                                   text(close->reply_text);
+        const std::string reason =
+            "the broker closed the connection: " + std::to_string(close->reply_code) + " " +
+            text(close->reply_text);
         amqp_connection_close_ok_t ok{};
         amqp_send_method(conn_, 0, AMQP_CONNECTION_CLOSE_OK_METHOD, &ok);
         disconnect(reason);
         return false;
       }
       case AMQP_CONNECTION_BLOCKED_METHOD:
-        host_.warn(settings_.where, ": the broker blocks publishing (a resource alarm: memory or disk)");
+        host_.warn(settings_.where,
+                   ": the broker blocks publishing (a resource alarm: memory or disk)");
         return true;
       case AMQP_CONNECTION_UNBLOCKED_METHOD:
         host_.info(settings_.where, ": the broker accepts publishing again");
@@ -663,8 +688,9 @@ void Link::confirm(std::uint64_t tag, bool multiple, bool ok, const std::string&
       host_.metric("publish-failed");
       // Unroutable is permanent: retrying the same publish routes nowhere again, so the
       // route's error handler dead-letters it. A broker nack may pass: transient.
-      entry.message.done(entry.returned ? sdk::Status::permanent : sdk::Status::transient,
-                         "amqp: " + settings_.where + ": " + (entry.returned ? entry.return_reason : why));
+      entry.message.done(
+          entry.returned ? sdk::Status::permanent : sdk::Status::transient,
+          "amqp: " + settings_.where + ": " + (entry.returned ? entry.return_reason : why));
     }
   };
   if (multiple) {

@@ -8,10 +8,6 @@
 // delivered it, so a settlement for an older generation is dropped (the broker redelivers
 // those messages by itself) and counted as stale.
 
-#include <busway/plugin.hpp>
-
-#include <amqp.h>
-
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -26,7 +22,10 @@
 #include <utility>
 #include <vector>
 
+#include <amqp.h>
+
 #include "fields.hpp"
+#include <busway/plugin.hpp>
 
 namespace busway::amqp {
 

@@ -3,7 +3,8 @@
 //   publish --queue Q | --exchange E --routing-key K  --count N [--size B] [--prefix ID]
 //           [--header NAME=VALUE]... [--content-type T] [--correlation-id C] [--window W]
 //       publishes N persistent messages with message ids ID-0..ID-(N-1), waiting for the
-//       broker's confirms (at most W unconfirmed), and declares Q (durable) first.
+//       broker's confirms (at most W unconfirmed), and declares Q (durable) first
+//       unless --no-declare (for queues declared with arguments by the bus).
 //   consume --queue Q --expect N [--idle MS] [--max-wait MS] [--print] [--prefetch P]
 //       consumes and acks until N distinct message ids arrived and the queue has been idle
 //       for --idle (to catch duplicates), or --max-wait passed; prints the counts.
@@ -11,9 +12,6 @@
 //   pipe --in Q1 --out Q2 --count N [--size B] [--window W] [--prefetch P]
 //       publishes N messages to Q1 (confirms) while consuming N from Q2; prints msgs/s from
 //       the first publish to the last message consumed. --in Q --out Q is the raw broker.
-#include <amqp.h>
-#include <amqp_tcp_socket.h>
-
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -28,6 +26,9 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
+
+#include <amqp.h>
+#include <amqp_tcp_socket.h>
 
 namespace {
 
@@ -54,17 +55,22 @@ amqp_bytes_t bytes(const std::string& text) {
   out.bytes = const_cast<char*>(text.data());
   return out;
 }
-std::string text(amqp_bytes_t b) { return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len); }
+std::string text(amqp_bytes_t b) {
+  return b.len == 0 ? std::string() : std::string(static_cast<const char*>(b.bytes), b.len);
+}
 
 void check(amqp_rpc_reply_t reply, const std::string& what) {
   if (reply.reply_type == AMQP_RESPONSE_NORMAL) return;
   std::string why = "rpc failure";
-  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION) why = amqp_error_string2(reply.library_error);
-  if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
+  if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION)
+    why = amqp_error_string2(reply.library_error);
+  if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+      reply.reply.id == AMQP_CHANNEL_CLOSE_METHOD) {
     const auto* close = static_cast<const amqp_channel_close_t*>(reply.reply.decoded);
     why = std::to_string(close->reply_code) + " " + text(close->reply_text);
   }
-  if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION && reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
+  if (reply.reply_type == AMQP_RESPONSE_SERVER_EXCEPTION &&
+      reply.reply.id == AMQP_CONNECTION_CLOSE_METHOD) {
     const auto* close = static_cast<const amqp_connection_close_t*>(reply.reply.decoded);
     why = std::to_string(close->reply_code) + " " + text(close->reply_text);
   }
@@ -96,8 +102,8 @@ struct Connection {
 };
 
 // Publishes `count` messages with confirms, at most `window` unconfirmed.
-double publish(const Args& args, const std::string& exchange, const std::string& routing_key, long count,
-               const std::string& queue_to_declare) {
+double publish(const Args& args, const std::string& exchange, const std::string& routing_key,
+               long count, const std::string& queue_to_declare) {
   Connection c(args);
   if (!queue_to_declare.empty()) c.declare(queue_to_declare);
   amqp_confirm_select(c.conn, 1);
@@ -128,7 +134,8 @@ double publish(const Args& args, const std::string& exchange, const std::string&
     while (sent < count && sent - confirmed < window) {
       const std::string id = prefix + "-" + std::to_string(sent);
       amqp_basic_properties_t props{};
-      props._flags = AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
+      props._flags =
+          AMQP_BASIC_DELIVERY_MODE_FLAG | AMQP_BASIC_MESSAGE_ID_FLAG | AMQP_BASIC_CONTENT_TYPE_FLAG;
       props.delivery_mode = AMQP_DELIVERY_PERSISTENT;
       props.message_id = bytes(id);
       props.content_type = bytes(content_type);
@@ -141,13 +148,15 @@ double publish(const Args& args, const std::string& exchange, const std::string&
         props.headers.num_entries = static_cast<int>(entries.size());
         props.headers.entries = entries.data();
       }
-      if (amqp_basic_publish(c.conn, 1, bytes(exchange), bytes(routing_key), 0, 0, &props, bytes(body)) != 0)
+      if (amqp_basic_publish(c.conn, 1, bytes(exchange), bytes(routing_key), 0, 0, &props,
+                             bytes(body)) != 0)
         throw std::runtime_error("publish failed");
       ++sent;
     }
     amqp_frame_t frame;
     amqp_maybe_release_buffers(c.conn);
-    if (amqp_simple_wait_frame(c.conn, &frame) != AMQP_STATUS_OK) throw std::runtime_error("connection lost");
+    if (amqp_simple_wait_frame(c.conn, &frame) != AMQP_STATUS_OK)
+      throw std::runtime_error("connection lost");
     if (frame.frame_type != AMQP_FRAME_METHOD) continue;
     if (frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
       const auto* ack = static_cast<const amqp_basic_ack_t*>(frame.payload.method.decoded);
@@ -172,7 +181,8 @@ struct Consumed {
 };
 
 // Consumes from `queue`, acking each message.
-Consumed consume(const Args& args, const std::string& queue, long expect, bool print, Clock::time_point start) {
+Consumed consume(const Args& args, const std::string& queue, long expect, bool print,
+                 Clock::time_point start) {
   Connection c(args);
   c.declare(queue);
   amqp_basic_qos(c.conn, 1, 0, static_cast<std::uint16_t>(args.number("prefetch", 500)), 0);
@@ -193,12 +203,15 @@ Consumed consume(const Args& args, const std::string& queue, long expect, bool p
     timeval tv{0, 100000};
     amqp_envelope_t envelope;
     const amqp_rpc_reply_t reply = amqp_consume_message(c.conn, &envelope, &tv, 0);
-    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION && reply.library_error == AMQP_STATUS_TIMEOUT) continue;
+    if (reply.reply_type == AMQP_RESPONSE_LIBRARY_EXCEPTION &&
+        reply.library_error == AMQP_STATUS_TIMEOUT)
+      continue;
     check(reply, "consume");
     last = Clock::now();
     ++out.received;
     const amqp_basic_properties_t& p = envelope.message.properties;
-    const std::string id = (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0 ? text(p.message_id) : std::string();
+    const std::string id =
+        (p._flags & AMQP_BASIC_MESSAGE_ID_FLAG) != 0 ? text(p.message_id) : std::string();
     if (++seen[id] == 1) {
       ++out.distinct;
       last_new = last;
@@ -206,24 +219,29 @@ Consumed consume(const Args& args, const std::string& queue, long expect, bool p
       ++out.duplicates;
     }
     if (print) {
-      std::string line = "MSG id=" + id + " redelivered=" + (envelope.redelivered != 0 ? "true" : "false") +
+      std::string line = "MSG id=" + id +
+                         " redelivered=" + (envelope.redelivered != 0 ? "true" : "false") +
                          " routing-key=" + text(envelope.routing_key);
-      if ((p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) != 0) line += " content-type=" + text(p.content_type);
-      if ((p._flags & AMQP_BASIC_CORRELATION_ID_FLAG) != 0) line += " correlation-id=" + text(p.correlation_id);
+      if ((p._flags & AMQP_BASIC_CONTENT_TYPE_FLAG) != 0)
+        line += " content-type=" + text(p.content_type);
+      if ((p._flags & AMQP_BASIC_CORRELATION_ID_FLAG) != 0)
+        line += " correlation-id=" + text(p.correlation_id);
       line += " delivery-mode=" + std::to_string(p.delivery_mode);
       if ((p._flags & AMQP_BASIC_HEADERS_FLAG) != 0) {
         for (int i = 0; i < p.headers.num_entries; ++i) {
           const auto& e = p.headers.entries[i];
-          const std::string value = (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES)
-                                        ? text(e.value.value.bytes)
-                                        : std::string("?");
+          const std::string value =
+              (e.value.kind == AMQP_FIELD_KIND_UTF8 || e.value.kind == AMQP_FIELD_KIND_BYTES)
+                  ? text(e.value.value.bytes)
+                  : std::string("?");
           line += " h:" + text(e.key) + "=" + value;
         }
       }
       line += " body=" + text(envelope.message.body).substr(0, 80);
       std::printf("%s\n", line.c_str());
     }
-    if (amqp_basic_ack(c.conn, 1, envelope.delivery_tag, 0) != 0) throw std::runtime_error("ack failed");
+    if (amqp_basic_ack(c.conn, 1, envelope.delivery_tag, 0) != 0)
+      throw std::runtime_error("ack failed");
     amqp_destroy_envelope(&envelope);
   }
   out.seconds = std::chrono::duration<double>(last_new - start).count();
@@ -235,17 +253,20 @@ int run(const Args& args) {
     const std::string queue = args.get("queue");
     const std::string exchange = args.get("exchange");
     const std::string key = args.has("routing-key") ? args.get("routing-key") : queue;
-    publish(args, exchange, key, args.number("count", 1), exchange.empty() ? queue : "");
+    publish(args, exchange, key, args.number("count", 1),
+            exchange.empty() && !args.has("no-declare") ? queue : "");
     return 0;
   }
   if (args.command == "consume") {
-    const Consumed c = consume(args, args.get("queue"), args.number("expect", 1), args.has("print"), Clock::now());
+    const Consumed c =
+        consume(args, args.get("queue"), args.number("expect", 1), args.has("print"), Clock::now());
     std::printf("received=%ld distinct=%ld duplicates=%ld\n", c.received, c.distinct, c.duplicates);
     return c.distinct >= args.number("expect", 1) ? 0 : 3;
   }
   if (args.command == "depth") {
     Connection c(args);
-    amqp_queue_declare_ok_t* ok = amqp_queue_declare(c.conn, 1, bytes(args.get("queue")), 1, 0, 0, 0, amqp_empty_table);
+    amqp_queue_declare_ok_t* ok =
+        amqp_queue_declare(c.conn, 1, bytes(args.get("queue")), 1, 0, 0, 0, amqp_empty_table);
     check(amqp_get_rpc_reply(c.conn), "queue.declare (passive) " + args.get("queue"));
     std::printf("ready=%u consumers=%u\n", ok->message_count, ok->consumer_count);
     return 0;
@@ -272,12 +293,16 @@ int run(const Args& args) {
     publish(args, "", in, count, "");
     consumer.join();
     if (!error.empty()) throw std::runtime_error(error);
-    std::printf("pipe in=%s out=%s messages=%ld distinct=%ld duplicates=%ld size=%ld seconds=%.3f rate=%.0f\n",
-                in.c_str(), out.c_str(), count, consumed.distinct, consumed.duplicates, args.number("size", 1024),
-                consumed.seconds, static_cast<double>(consumed.distinct) / consumed.seconds);
+    std::printf(
+        "pipe in=%s out=%s messages=%ld distinct=%ld duplicates=%ld size=%ld seconds=%.3f "
+        "rate=%.0f\n",
+        in.c_str(), out.c_str(), count, consumed.distinct, consumed.duplicates,
+        args.number("size", 1024), consumed.seconds,
+        static_cast<double>(consumed.distinct) / consumed.seconds);
     return consumed.distinct >= count ? 0 : 3;
   }
-  std::fprintf(stderr, "amqp-tool: unknown command '%s' (publish, consume, depth, pipe)\n", args.command.c_str());
+  std::fprintf(stderr, "amqp-tool: unknown command '%s' (publish, consume, depth, pipe)\n",
+               args.command.c_str());
   return 2;
 }
 
@@ -297,7 +322,7 @@ int main(int argc, char** argv) {
       return 2;
     }
     name = name.substr(2);
-    if (name == "print") {
+    if (name == "print" || name == "no-declare") {
       args.values[name] = "1";
       continue;
     }
