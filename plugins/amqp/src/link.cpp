@@ -373,7 +373,7 @@ bool Link::sendSettles() {
       // Delivered on a channel that is gone: its tag means nothing on this one, and the
       // broker has requeued the message already.
       counters_.stale_settles.fetch_add(1, std::memory_order_relaxed);
-      host_.metric("stale-settles");
+      host_.metric("stale-acks");
       continue;
     }
     int status = AMQP_STATUS_OK;
