@@ -14,7 +14,10 @@
 #   raw: publisher -> queue raw -> consumer
 #   bus: publisher -> queue bench-in -> busway (amqp consumer, route, amqp producer with
 #        confirms) -> queue bench-out -> consumer
-# Run by hand (never by ctest). Prints both rates and the ratio bus/raw.
+#   relay: the same two-queue path with amqp-tool's relay (rabbitmq-c, consume -> publish
+#        with confirm -> ack, one thread) instead of busway: the broker work of an
+#        AMQP -> X -> AMQP hop without the bus, so bus/relay is the bus's own cost.
+# Run by hand (never by ctest). Prints the rates and the ratios bus/raw and bus/relay.
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,9 +39,10 @@ script=$(ls -d /usr/lib/rabbitmq/lib/rabbitmq_server-*/sbin/rabbitmq-server 2>/d
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 port=$(free_port); dist=$(free_port); epmd_port=$(free_port)
 dir=$(mktemp -d /tmp/amqp-bench.XXXXXX)
-epmd_pid=; script_pid=; beam_pid=; bus_pid=
+epmd_pid=; script_pid=; beam_pid=; bus_pid=; relay_pid=
 cleanup() {
   [[ -n "$bus_pid" ]] && kill "$bus_pid" 2>/dev/null && wait "$bus_pid" 2>/dev/null || true
+  [[ -n "$relay_pid" ]] && kill "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null || true
   if [[ -n "$beam_pid" ]]; then kill -TERM "$beam_pid" 2>/dev/null || true; for _ in $(seq 1 100); do kill -0 "$beam_pid" 2>/dev/null || break; sleep 0.2; done; kill -KILL "$beam_pid" 2>/dev/null || true; fi
   [[ -n "$script_pid" ]] && wait "$script_pid" 2>/dev/null || true
   [[ -n "$epmd_pid" ]] && kill "$epmd_pid" 2>/dev/null && wait "$epmd_pid" 2>/dev/null || true
@@ -88,10 +92,21 @@ echo "bus: $bus_out"
 bus=$(echo "$bus_out" | rate)
 kill "$bus_pid"; wait "$bus_pid" 2>/dev/null || true; bus_pid=
 
-/usr/bin/python3 - "$raw" "$bus" <<'PY'
+"$tool" relay --port "$port" --in relay-in --out relay-out --prefetch "$prefetch" > "$dir/relay.log" 2>&1 &
+relay_pid=$!
+sleep 1
+"$tool" pipe --port "$port" --in relay-in --out relay-out --count 2000 --size "$size" --window "$window" --prefetch "$prefetch" > /dev/null
+relay_out=$("$tool" pipe --port "$port" --in relay-in --out relay-out --count "$count" --size "$size" --window "$window" --prefetch "$prefetch")
+echo "relay: $relay_out"
+relay=$(echo "$relay_out" | rate)
+kill "$relay_pid"; wait "$relay_pid" 2>/dev/null || true; relay_pid=
+
+/usr/bin/python3 - "$raw" "$bus" "$relay" <<'PY'
 import sys
-raw, bus = float(sys.argv[1]), float(sys.argv[2])
-print(f"raw broker:            {raw:9.0f} msgs/s  (publisher+confirms -> queue -> consumer)")
-print(f"AMQP -> bus -> AMQP:   {bus:9.0f} msgs/s  (same publisher and consumer, two queues, busway between)")
-print(f"ratio bus/raw:         {bus / raw:9.2f}  (the bus costs {100 * (1 - bus / raw):.0f}% of the raw throughput; target: at most 30%)")
+raw, bus, relay = (float(a) for a in sys.argv[1:4])
+print(f"raw broker:              {raw:9.0f} msgs/s  (publisher+confirms -> queue -> consumer)")
+print(f"AMQP -> relay -> AMQP:   {relay:9.0f} msgs/s  (two queues, a plain rabbitmq-c relay between: no bus)")
+print(f"AMQP -> bus -> AMQP:     {bus:9.0f} msgs/s  (two queues, busway between)")
+print(f"ratio bus/raw:           {bus / raw:9.2f}  (the bus path costs {100 * (1 - bus / raw):.0f}% of the raw throughput; target: at most 30%)")
+print(f"ratio bus/relay:         {bus / relay:9.2f}  (the bus's own cost over a bare relay: {100 * (1 - bus / relay):.0f}%)")
 PY

@@ -12,6 +12,10 @@
 //   pipe --in Q1 --out Q2 --count N [--size B] [--window W] [--prefetch P]
 //       publishes N messages to Q1 (confirms) while consuming N from Q2; prints msgs/s from
 //       the first publish to the last message consumed. --in Q --out Q is the raw broker.
+//   relay --in Q1 --out Q2 [--prefetch P]
+//       what the bus does, without the bus: consumes Q1, publishes each message to Q2 with
+//       confirms and acks it on Q1 only after the confirm; runs until killed. For the
+//       benchmark's third figure (the broker work of AMQP -> X -> AMQP with no bus).
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -248,7 +252,58 @@ Consumed consume(const Args& args, const std::string& queue, long expect, bool p
   return out;
 }
 
+// Consume `in` on channel 1, publish to `out` on channel 2 (confirm mode), ack on channel 1
+// when channel 2 confirms. Single-threaded: rabbitmq-c connections are not thread-safe.
+int relay(const Args& args) {
+  Connection c(args);
+  const std::string in = args.get("in");
+  const std::string out = args.get("out");
+  c.declare(in);
+  c.declare(out);
+  amqp_channel_open(c.conn, 2);
+  check(amqp_get_rpc_reply(c.conn), "channel.open 2");
+  amqp_confirm_select(c.conn, 2);
+  check(amqp_get_rpc_reply(c.conn), "confirm.select");
+  amqp_basic_qos(c.conn, 1, 0, static_cast<std::uint16_t>(args.number("prefetch", 500)), 0);
+  check(amqp_get_rpc_reply(c.conn), "basic.qos");
+  amqp_basic_consume(c.conn, 1, bytes(in), amqp_empty_bytes, 0, 0, 0, amqp_empty_table);
+  check(amqp_get_rpc_reply(c.conn), "basic.consume " + in);
+  std::map<std::uint64_t, std::uint64_t> pending;  // publish seq -> delivery tag
+  std::uint64_t seq = 0;
+  std::printf("relaying %s -> %s\n", in.c_str(), out.c_str());
+  std::fflush(stdout);
+  for (;;) {
+    amqp_maybe_release_buffers(c.conn);
+    amqp_frame_t frame;
+    if (amqp_simple_wait_frame(c.conn, &frame) != AMQP_STATUS_OK)
+      throw std::runtime_error("connection lost");
+    if (frame.frame_type != AMQP_FRAME_METHOD) continue;
+    if (frame.channel == 1 && frame.payload.method.id == AMQP_BASIC_DELIVER_METHOD) {
+      const auto* deliver = static_cast<const amqp_basic_deliver_t*>(frame.payload.method.decoded);
+      const std::uint64_t tag = deliver->delivery_tag;
+      amqp_message_t message;
+      check(amqp_read_message(c.conn, 1, &message, 0), "read message");
+      amqp_basic_properties_t props = message.properties;
+      if (amqp_basic_publish(c.conn, 2, amqp_empty_bytes, bytes(out), 1, 0, &props, message.body) !=
+          0)
+        throw std::runtime_error("publish failed");
+      pending[++seq] = tag;
+      amqp_destroy_message(&message);
+    } else if (frame.channel == 2 && frame.payload.method.id == AMQP_BASIC_ACK_METHOD) {
+      const auto* ack = static_cast<const amqp_basic_ack_t*>(frame.payload.method.decoded);
+      const auto first = ack->multiple != 0 ? pending.begin() : pending.find(ack->delivery_tag);
+      const auto last = ack->multiple != 0 ? pending.upper_bound(ack->delivery_tag)
+                                           : (first == pending.end() ? first : std::next(first));
+      for (auto it = first; it != last; ++it) {
+        if (amqp_basic_ack(c.conn, 1, it->second, 0) != 0) throw std::runtime_error("ack failed");
+      }
+      pending.erase(first, last);
+    }
+  }
+}
+
 int run(const Args& args) {
+  if (args.command == "relay") return relay(args);
   if (args.command == "publish") {
     const std::string queue = args.get("queue");
     const std::string exchange = args.get("exchange");
