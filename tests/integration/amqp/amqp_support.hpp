@@ -22,7 +22,8 @@ inline const std::string kTool = std::string(BUSWAY_BINARY_DIR) + "/bin/amqp-too
 
 // One broker for the tests that do not restart it (start-up takes a while).
 inline RabbitMqServer& broker() {
-  static RabbitMqServer* server = new RabbitMqServer();  // stopped by the Environment below
+  static RabbitMqServer* server =
+      new RabbitMqServer(true);  // with a TLS listener  // stopped by the Environment below
   return *server;
 }
 

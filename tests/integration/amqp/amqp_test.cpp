@@ -212,5 +212,49 @@ TEST(Amqp, ACleanStopHandsUnackedWorkBackToTheBroker) {
                                              << bus->log();
 }
 
+TEST(Amqp, ConsumesAndPublishesOverTls) {
+  RabbitMqServer& server = broker();
+  TempDir dir;
+  // TLS both ways, the broker's certificate checked against the test CA (host name
+  // "localhost" is in the certificate).
+  const std::string tls = "amqp://localhost:" + std::to_string(server.tlsPort()) +
+                          "/?tls=true&amp;tls-ca=" + server.caFile();
+  Bus bus(dir, "tls",
+          R"(
+  <route id="tls">
+    <from uri=")" +
+              tls + "&amp;queue=tls-in" + R"("/>
+    <to uri=")" +
+              tls + "&amp;queue=tls-out" + R"("/>
+  </route>
+)");
+  publish(server, "tls-in", 3, "secure");
+  const Counts out = consume(server, "tls-out", 3);
+  EXPECT_EQ(out.distinct, 3) << out.output << bus.log();
+  const std::string log = bus.stop();
+  EXPECT_NE(log.find("consumer amqps://localhost:" + std::to_string(server.tlsPort()) +
+                     "/ queue 'tls-in': delivered=3 acked=3"),
+            std::string::npos)
+      << log;
+}
+
+TEST(Amqp, TlsWithAnUntrustedCertificateIsRefusedAndSaysWhy) {
+  RabbitMqServer& server = broker();
+  TempDir dir;
+  // No tls-ca: the broker's certificate (signed by the test CA) cannot be verified.
+  Bus bus(dir, "tls-untrusted",
+          R"(
+  <route id="tls-untrusted">
+    <from uri="amqp://localhost:)" +
+              std::to_string(server.tlsPort()) + R"(/?tls=true&amp;queue=tls-untrusted"/>
+    <to uri="log:never"/>
+  </route>
+)");
+  EXPECT_TRUE(
+      bus.process().waitForOutput("cannot connect to amqps://localhost:", std::chrono::seconds(30)))
+      << bus.log();
+  bus.stop();
+}
+
 }  // namespace
 }  // namespace busway::testing::amqp_test

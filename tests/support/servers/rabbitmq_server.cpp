@@ -75,7 +75,7 @@ bool alive(pid_t pid) { return pid > 0 && (::kill(pid, 0) == 0 || errno != ESRCH
 
 }  // namespace
 
-RabbitMqServer::RabbitMqServer() {
+RabbitMqServer::RabbitMqServer(bool tls) {
   script_ = findScript();
   const std::string epmd = requireProgram({"/usr/bin/epmd", "epmd"}, "servers");
   port_ = freePort();
@@ -83,6 +83,34 @@ RabbitMqServer::RabbitMqServer() {
   epmd_port_ = freePort();
   while (dist_port_ == port_) dist_port_ = freePort();
   while (epmd_port_ == port_ || epmd_port_ == dist_port_) epmd_port_ = freePort();
+  std::string tls_config;
+  if (tls) {
+    tls_port_ = freePort();
+    while (tls_port_ == port_ || tls_port_ == dist_port_ || tls_port_ == epmd_port_)
+      tls_port_ = freePort();
+    const std::string openssl = requireProgram({"/usr/bin/openssl", "openssl"}, "servers");
+    const std::string t = dir_.file("tls");
+    ::mkdir(t.c_str(), 0755);
+    dir_.write("tls/server.ext", "subjectAltName=DNS:localhost,IP:127.0.0.1\n");
+    const std::vector<std::vector<std::string>> steps = {
+        {openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", t + "/ca.key", "-out",
+         t + "/ca.pem", "-days", "2", "-subj", "/CN=busway test CA"},
+        {openssl, "req", "-newkey", "rsa:2048", "-nodes", "-keyout", t + "/server.key", "-out",
+         t + "/server.csr", "-subj", "/CN=localhost"},
+        {openssl, "x509", "-req", "-in", t + "/server.csr", "-CA", t + "/ca.pem", "-CAkey",
+         t + "/ca.key", "-CAcreateserial", "-out", t + "/server.pem", "-days", "2", "-extfile",
+         t + "/server.ext"},
+    };
+    for (const auto& step : steps) {
+      const CommandResult r = runCommand(step);
+      if (r.exit_code != 0) throw std::runtime_error("openssl failed: " + r.out + r.err);
+    }
+    tls_config = "listeners.ssl.default = 127.0.0.1:" + std::to_string(tls_port_) + "\n" +
+                 "ssl_options.cacertfile = " + t + "/ca.pem\n" + "ssl_options.certfile = " + t +
+                 "/server.pem\n" + "ssl_options.keyfile = " + t + "/server.key\n" +
+                 "ssl_options.verify = verify_none\n" +
+                 "ssl_options.fail_if_no_peer_cert = false\n";
+  }
   node_name_ =
       "busway-test-" + std::to_string(::getpid()) + "-" + std::to_string(port_) + "@localhost";
   dir_.write("rabbitmq.conf", "listeners.tcp.default = 127.0.0.1:" + std::to_string(port_) +
@@ -91,7 +119,8 @@ RabbitMqServer::RabbitMqServer() {
                                   "disk_free_limit.absolute = 10MB\n"
                                   "vm_memory_high_watermark.relative = 0.8\n"
                                   "log.console = false\n"
-                                  "log.file.level = info\n");
+                                  "log.file.level = info\n" +
+                                  tls_config);
   dir_.write("enabled_plugins", "[].\n");
   ::mkdir(dir_.file("epmd").c_str(), 0755);
   epmd_ = std::make_unique<ChildProcess>();
@@ -152,7 +181,8 @@ void RabbitMqServer::start() {
     throw std::runtime_error("rabbitmq-server started no Erlang VM: " + script_process_->out() +
                              script_process_->err());
   }
-  if (!waitForPort(port_, std::chrono::seconds(180))) {
+  if (!waitForPort(port_, std::chrono::seconds(180)) ||
+      (tls_port_ != 0 && !waitForPort(tls_port_, std::chrono::seconds(30)))) {
     throw std::runtime_error("RabbitMQ did not accept AMQP on 127.0.0.1:" + std::to_string(port_) +
                              " within 180 s. Its log:\n" + log());
   }

@@ -26,12 +26,17 @@ namespace busway::testing {
 
 class RabbitMqServer {
  public:
-  RabbitMqServer();  // starts it; throws std::runtime_error with the broker's log on failure
+  // Starts it; throws std::runtime_error with the broker's log on failure. With `tls`, it
+  // also listens for AMQP over TLS on tlsPort(), with a certificate for "localhost" (and
+  // 127.0.0.1) signed by a throwaway CA made with openssl (caFile()).
+  explicit RabbitMqServer(bool tls = false);
   ~RabbitMqServer();
   RabbitMqServer(const RabbitMqServer&) = delete;
   RabbitMqServer& operator=(const RabbitMqServer&) = delete;
 
   int port() const noexcept { return port_; }
+  int tlsPort() const noexcept { return tls_port_; }  // 0 without TLS
+  std::string caFile() const { return dir_.file("tls/ca.pem"); }
   // amqp://127.0.0.1:PORT/ (append "?queue=..." etc.)
   std::string uri() const;
   const std::string& dataDir() const noexcept { return dir_.path(); }
@@ -53,6 +58,7 @@ class RabbitMqServer {
 
   TempDir dir_;
   int port_ = 0;
+  int tls_port_ = 0;
   int dist_port_ = 0;
   int epmd_port_ = 0;
   std::string node_name_;
