@@ -127,8 +127,15 @@ bool Link::waitInterruptibly(std::chrono::milliseconds delay) {
 }
 
 void Link::run() {
+  using Clock = std::chrono::steady_clock;
+  // A connection that is lost soon after it was made (a declaration the broker refuses, a
+  // queue that does not exist) must not turn into a reconnect loop: the backoff is only
+  // reset once a connection has lasted kStable.
+  constexpr auto kStable = std::chrono::seconds(5);
   auto delay = settings_.reconnect_delay;
   int failures = 0;
+  bool backoff_before_connect = false;
+  Clock::time_point connected_at{};
   for (;;) {
     {
       const std::lock_guard<std::mutex> lock(mutex_);
@@ -137,6 +144,11 @@ void Link::run() {
     if (conn_ == nullptr) {
       takeCommands();
       expire();
+      if (backoff_before_connect) {
+        if (!waitInterruptibly(delay)) break;
+        delay = std::min(delay * 2, settings_.reconnect_max_delay);
+        backoff_before_connect = false;
+      }
       std::string error;
       if (!connect(error)) {
         ++failures;
@@ -144,19 +156,26 @@ void Link::run() {
           host_.warn("cannot connect to ", settings_.where, " (attempt ", failures, "): ", error,
                      "; retrying in ", delay.count(), "ms");
         }
-        if (!waitInterruptibly(delay)) break;
-        delay = std::min(delay * 2, settings_.reconnect_max_delay);
+        backoff_before_connect = true;
         continue;
       }
       if (failures > 0)
         host_.info("connected to ", settings_.where, " after ", failures, " failed attempt(s)");
       failures = 0;
-      delay = settings_.reconnect_delay;
+      connected_at = Clock::now();
     }
     takeCommands();
-    if (!sendSettles() || !sendConsumeState() || !sendPublishes()) continue;
-    expire();
-    pump();
+    const bool ok = sendSettles() && sendConsumeState() && sendPublishes();
+    if (ok) {
+      expire();
+      pump();
+    }
+    if (conn_ == nullptr) {
+      // Lost: a short-lived connection backs off before the next attempt.
+      backoff_before_connect = Clock::now() - connected_at < kStable;
+    } else if (delay != settings_.reconnect_delay && Clock::now() - connected_at >= kStable) {
+      delay = settings_.reconnect_delay;
+    }
   }
   // Stopping: whatever is not confirmed fails, the broker takes back what is unacked.
   takeCommands();

@@ -256,5 +256,31 @@ TEST(Amqp, TlsWithAnUntrustedCertificateIsRefusedAndSaysWhy) {
   bus.stop();
 }
 
+TEST(Amqp, AMissingQueueIsNamedInTheLogAndRetriedWithBackoff) {
+  RabbitMqServer& server = broker();
+  TempDir dir;
+  Bus bus(dir, "missing",
+          R"(
+  <route id="missing">
+    <from uri=")" +
+              uri(server, "queue=no-such-queue&amp;declare=false&amp;reconnect-delay=200ms") +
+              R"("/>
+    <to uri="log:never"/>
+  </route>
+)");
+  ASSERT_TRUE(bus.process().waitForOutput("404 NOT_FOUND - no queue 'no-such-queue'",
+                                          std::chrono::seconds(30)))
+      << bus.log();
+  std::this_thread::sleep_for(std::chrono::seconds(4));
+  const std::string log = bus.stop();
+  // 200ms, 400ms, 800ms, 1.6s...: a handful of attempts in 4 s, not a tight loop.
+  std::size_t attempts = 0;
+  for (auto at = log.find("404 NOT_FOUND"); at != std::string::npos;
+       at = log.find("404 NOT_FOUND", at + 1))
+    ++attempts;
+  EXPECT_GE(attempts, 2U) << log;
+  EXPECT_LE(attempts, 20U) << log;
+}
+
 }  // namespace
 }  // namespace busway::testing::amqp_test
