@@ -113,6 +113,7 @@ void Link::shutdown() {
 }
 
 void Link::wake() {
+  if (wake_pending_.exchange(true, std::memory_order_acq_rel)) return;  // already signalled
   const std::uint64_t one = 1;
   [[maybe_unused]] const auto written = ::write(wake_fd_, &one, sizeof one);
 }
@@ -122,6 +123,7 @@ bool Link::waitInterruptibly(std::chrono::milliseconds delay) {
   ::poll(&fd, 1, static_cast<int>(delay.count()));
   std::uint64_t value = 0;
   [[maybe_unused]] const auto read = ::read(wake_fd_, &value, sizeof value);
+  wake_pending_.store(false, std::memory_order_release);  // before the commands are taken
   const std::lock_guard<std::mutex> lock(mutex_);
   return !stopping_;
 }
@@ -541,6 +543,7 @@ bool Link::pump() {
     if ((fds[1].revents & POLLIN) != 0) {
       std::uint64_t value = 0;
       [[maybe_unused]] const auto read = ::read(wake_fd_, &value, sizeof value);
+      wake_pending_.store(false, std::memory_order_release);  // the loop takes the commands next
     }
   }
   timeval zero{0, 0};

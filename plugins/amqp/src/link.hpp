@@ -183,6 +183,9 @@ class Link {
   LinkSettings settings_;
   LinkCounters counters_;
   int wake_fd_ = -1;
+  // Set by wake() when it signals wake_fd_, cleared by the I/O thread when it reads it: a
+  // burst of sends and acks costs one write, not one each.
+  std::atomic<bool> wake_pending_{false};
 
   std::mutex mutex_;  // guards the command queues and the consume request below
   std::vector<SettleCommand> settles_;
