@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <limits>
 
 #include <poll.h>
 #include <sys/eventfd.h>
@@ -212,6 +213,7 @@ bool Link::connect(std::string& error) {
   }
   ++generation_;
   next_seq_ = 0;
+  unsettled_.clear();
   consuming_ = false;
   incoming_.reset();
   counters_.connects.fetch_add(1, std::memory_order_relaxed);
@@ -358,6 +360,7 @@ void Link::disconnect(const std::string& reason) {
   conn_ = nullptr;
   consuming_ = false;
   incoming_.reset();
+  unsettled_.clear();
   // Sent but not confirmed: the broker may or may not have them. Fail them as transient so
   // the route retries (at-least-once: a retry may duplicate one the broker did take).
   failAll(sdk::Status::transient, "amqp: the connection to " + settings_.where +
@@ -389,6 +392,12 @@ bool Link::sendSettles() {
     const std::lock_guard<std::mutex> lock(mutex_);
     settles.swap(settles_);
   }
+  if (settles.empty()) return true;
+  // Nacks go out one by one, first. Acks are coalesced: every tag below the oldest delivery
+  // still unsettled is covered by one basic.ack(multiple=true) for the highest of them; the
+  // rest are acked one by one. (A multiple ack never covers a message the route has not
+  // finished: those are exactly the unsettled ones, and the batch stops below the oldest.)
+  std::vector<std::uint64_t> acks;
   for (const auto& command : settles) {
     if (conn_ == nullptr || command.generation != generation_) {
       // Delivered on a channel that is gone: its tag means nothing on this one, and the
@@ -397,29 +406,36 @@ bool Link::sendSettles() {
       host_.metric("stale-acks");
       continue;
     }
-    int status = AMQP_STATUS_OK;
-    switch (command.how) {
-      case Settle::ack:
-        status = amqp_basic_ack(conn_, kChannel, command.tag, 0);
-        counters_.acked.fetch_add(1, std::memory_order_relaxed);
-        host_.metric("acked");
-        break;
-      case Settle::requeue:
-        status = amqp_basic_nack(conn_, kChannel, command.tag, 0, 1);
-        counters_.requeued.fetch_add(1, std::memory_order_relaxed);
-        host_.metric("requeued");
-        break;
-      case Settle::reject:
-        status = amqp_basic_nack(conn_, kChannel, command.tag, 0, 0);
-        counters_.rejected.fetch_add(1, std::memory_order_relaxed);
-        host_.metric("rejected");
-        break;
+    unsettled_.erase(command.tag);
+    if (command.how == Settle::ack) {
+      acks.push_back(command.tag);
+      continue;
     }
-    if (status != AMQP_STATUS_OK) {
-      disconnect("cannot send an ack: " + statusText(status));
+    const bool requeue = command.how == Settle::requeue;
+    if (const int status = amqp_basic_nack(conn_, kChannel, command.tag, 0, requeue ? 1 : 0);
+        status != AMQP_STATUS_OK) {
+      disconnect("cannot send a nack: " + statusText(status));
       return false;
     }
+    (requeue ? counters_.requeued : counters_.rejected).fetch_add(1, std::memory_order_relaxed);
+    host_.metric(requeue ? "requeued" : "rejected");
   }
+  if (acks.empty()) return true;
+  std::sort(acks.begin(), acks.end());
+  const std::uint64_t oldest_unsettled =
+      unsettled_.empty() ? std::numeric_limits<std::uint64_t>::max() : *unsettled_.begin();
+  std::size_t covered = 0;
+  while (covered < acks.size() && acks[covered] < oldest_unsettled) ++covered;
+  int status = AMQP_STATUS_OK;
+  if (covered > 0) status = amqp_basic_ack(conn_, kChannel, acks[covered - 1], covered > 1 ? 1 : 0);
+  for (std::size_t i = covered; i < acks.size() && status == AMQP_STATUS_OK; ++i)
+    status = amqp_basic_ack(conn_, kChannel, acks[i], 0);
+  if (status != AMQP_STATUS_OK) {
+    disconnect("cannot send an ack: " + statusText(status));
+    return false;
+  }
+  counters_.acked.fetch_add(acks.size(), std::memory_order_relaxed);
+  host_.metric("acked", static_cast<double>(acks.size()));
   return true;
 }
 
@@ -692,9 +708,11 @@ void Link::finishIncoming() {
   }
   counters_.delivered.fetch_add(1, std::memory_order_relaxed);
   host_.metric("consumed");
+  unsettled_.insert(done.delivery.tag);
   if (handler_) {
     handler_(std::move(done.delivery));
   } else {
+    unsettled_.erase(done.delivery.tag);
     amqp_basic_nack(conn_, kChannel, done.delivery.tag, 0, 1);
   }
 }

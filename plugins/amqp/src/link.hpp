@@ -17,6 +17,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <thread>
 #include <utility>
@@ -208,6 +209,7 @@ class Link {
   std::deque<Publish> unsent_;
   std::map<std::uint64_t, Outstanding> outstanding_;
   std::optional<Incoming> incoming_;
+  std::set<std::uint64_t> unsettled_;        // delivered on this channel, not yet acked or nacked
   std::function<void(Delivery&&)> handler_;  // the I/O thread's copy of on_delivery_
 };
 
