@@ -87,8 +87,8 @@ TEST(AmqpFault, TwoNodesCompeteForOneQueueAndOneIsKilledMidRun) {
   TempDir dir;
   publish(server, "nodes-in", kMessages, "n", {"--window", "1000"});
   const std::string routes = bridge(server, "nodes-in", "nodes-out");
-  Bus a(dir, "node-a", routes, {{"BUSWAY_NODE_ID", "node-a"}});
-  Bus b(dir, "node-b", routes, {{"BUSWAY_NODE_ID", "node-b"}});
+  Bus a(dir, "node-a", routes, {{"BUSWAY_NODE_ID", "node-a"}});  // the id from the environment
+  Bus b(dir, "node-b", routes, {}, "30s", {"--node-id", "node-b"});
   ASSERT_TRUE(waitUntil(
       [&] {
         const long left = depth(server, "nodes-in");
@@ -121,6 +121,7 @@ TEST(AmqpFault, TwoNodesCompeteForOneQueueAndOneIsKilledMidRun) {
   }
   EXPECT_NE(log_a.find("node id node-a"), std::string::npos);
   EXPECT_NE(log_b.find("node id node-b"), std::string::npos);
+  EXPECT_NE(log_b.find("threads as node node-b"), std::string::npos) << "busway run --node-id";
 }
 
 }  // namespace

@@ -88,8 +88,9 @@ inline long depth(const RabbitMqServer& server, const std::string& queue) {
 class Bus {
  public:
   Bus(const TempDir& dir, const std::string& name, const std::string& routes,
-      std::map<std::string, std::string> env = {}, std::string drain = "30s")
-      : drain_(std::move(drain)) {
+      std::map<std::string, std::string> env = {}, std::string drain = "30s",
+      std::vector<std::string> extra_args = {})
+      : drain_(std::move(drain)), extra_args_(std::move(extra_args)) {
     const std::string table = dir.write(name + ".xml", R"(<?xml version="1.0" encoding="UTF-8"?>
 <routes xmlns="urn:busway:routes:1" version="1">
 )" + routes + "</routes>\n");
@@ -101,8 +102,10 @@ class Bus {
     table_ = table;
     env_ = env;
     process_ = std::make_unique<ChildProcess>();
-    ASSERT_TRUE(process_->start({BUSWAY_EXE, "run", "--no-watch", "--drain", drain_, table},
-                                log_dir_, env));
+    std::vector<std::string> argv = {BUSWAY_EXE, "run", "--no-watch", "--drain", drain_};
+    argv.insert(argv.end(), extra_args_.begin(), extra_args_.end());
+    argv.push_back(table);
+    ASSERT_TRUE(process_->start(argv, log_dir_, env));
     ASSERT_TRUE(process_->waitForOutput("running:", std::chrono::seconds(60))) << process_->err();
   }
   void restart() {
@@ -121,6 +124,7 @@ class Bus {
 
  private:
   std::string drain_;
+  std::vector<std::string> extra_args_;
   std::string log_dir_;
   std::string table_;
   std::map<std::string, std::string> env_;

@@ -282,5 +282,28 @@ TEST(Amqp, AMissingQueueIsNamedInTheLogAndRetriedWithBackoff) {
   EXPECT_LE(attempts, 20U) << log;
 }
 
+TEST(Amqp, HeartbeatsKeepAnIdleConnectionAlive) {
+  RabbitMqServer& server = broker();
+  TempDir dir;
+  // heartbeat=1s: the broker closes a connection that misses two heartbeats, so an idle
+  // consumer and producer that serviced none would be dropped within a few seconds.
+  Bus bus(dir, "heartbeat",
+          R"(
+  <route id="heartbeat">
+    <from uri=")" +
+              uri(server, "queue=heartbeat-in&amp;heartbeat=1s") + R"("/>
+    <to uri=")" +
+              uri(server, "queue=heartbeat-out&amp;heartbeat=1s") + R"("/>
+  </route>
+)");
+  publish(server, "heartbeat-in", 1, "first");
+  EXPECT_EQ(consume(server, "heartbeat-out", 1).distinct, 1);
+  std::this_thread::sleep_for(std::chrono::seconds(6));  // idle
+  publish(server, "heartbeat-in", 1, "second");
+  EXPECT_EQ(consume(server, "heartbeat-out", 1).distinct, 1);
+  const std::string log = bus.stop();
+  EXPECT_EQ(log.find("lost the connection"), std::string::npos) << log;
+}
+
 }  // namespace
 }  // namespace busway::testing::amqp_test
