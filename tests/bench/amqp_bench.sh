@@ -43,8 +43,9 @@ epmd_pid=; script_pid=; beam_pid=; bus_pid=; relay_pid=
 cleanup() {
   [[ -n "$bus_pid" ]] && kill "$bus_pid" 2>/dev/null && wait "$bus_pid" 2>/dev/null || true
   [[ -n "$relay_pid" ]] && kill "$relay_pid" 2>/dev/null && wait "$relay_pid" 2>/dev/null || true
+  [[ -z "$beam_pid" && -n "$script_pid" ]] && beam_pid=$(find_beam)
   if [[ -n "$beam_pid" ]]; then kill -TERM "$beam_pid" 2>/dev/null || true; for _ in $(seq 1 100); do kill -0 "$beam_pid" 2>/dev/null || break; sleep 0.2; done; kill -KILL "$beam_pid" 2>/dev/null || true; fi
-  [[ -n "$script_pid" ]] && wait "$script_pid" 2>/dev/null || true
+  if [[ -n "$script_pid" ]]; then kill -TERM "$script_pid" 2>/dev/null || true; wait "$script_pid" 2>/dev/null || true; fi
   [[ -n "$epmd_pid" ]] && kill "$epmd_pid" 2>/dev/null && wait "$epmd_pid" 2>/dev/null || true
   rm -rf "$dir"
 }
@@ -61,7 +62,9 @@ env HOME="$dir" RABBITMQ_NODENAME="busway-bench-$$@localhost" RABBITMQ_NODE_IP_A
   RABBITMQ_CONF_ENV_FILE="$dir/rabbitmq-env.conf" RABBITMQ_ADVANCED_CONFIG_FILE="$dir/advanced.config" \
   "$script" > "$dir/rabbitmq.out" 2>&1 < /dev/null &
 script_pid=$!
-for _ in $(seq 1 100); do beam_pid=$(ps -o pid= --ppid "$script_pid" | tr -d ' ' | head -1); [[ -n "$beam_pid" ]] && break; sleep 0.1; done
+find_beam() { ps -o pid=,comm= --ppid "$script_pid" 2>/dev/null | awk '$2 == "beam.smp" {print $1}' | head -1 || true; }
+for _ in $(seq 1 300); do beam_pid=$(find_beam); [[ -n "$beam_pid" ]] && break; sleep 0.1; done
+[[ -n "$beam_pid" ]] || { echo "amqp_bench: rabbitmq-server started no Erlang VM" >&2; cat "$dir/rabbitmq.out" >&2; exit 1; }
 echo "amqp_bench: RabbitMQ on 127.0.0.1:$port (beam pid $beam_pid), build $build, $count messages of $size bytes, window $window, prefetch $prefetch"
 for i in $(seq 1 360); do (echo > "/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.5; [[ $i == 360 ]] && { echo "amqp_bench: broker did not start" >&2; cat "$dir/rabbitmq.out" >&2; exit 1; }; done
 
