@@ -20,10 +20,16 @@ namespace busway::testing::amqp_test {
 
 inline const std::string kTool = std::string(BUSWAY_BINARY_DIR) + "/bin/amqp-tool";
 
-// One broker for the tests that do not restart it (start-up takes a while).
+// One broker for the tests that do not restart it (start-up takes a while), with a TLS
+// listener. Made on first use; the Environment in amqp_test.cpp destroys it, which stops
+// the broker and its epmd by PID and removes its data directory.
+inline std::unique_ptr<RabbitMqServer>& brokerSlot() {
+  static std::unique_ptr<RabbitMqServer> server;
+  return server;
+}
 inline RabbitMqServer& broker() {
-  static RabbitMqServer* server =
-      new RabbitMqServer(true);  // with a TLS listener  // stopped by the Environment below
+  auto& server = brokerSlot();
+  if (!server) server = std::make_unique<RabbitMqServer>(true);
   return *server;
 }
 

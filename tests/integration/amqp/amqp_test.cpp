@@ -19,7 +19,7 @@ using namespace std::chrono_literals;
 
 class BrokerEnvironment : public ::testing::Environment {
  public:
-  void TearDown() override { broker().stop(); }
+  void TearDown() override { brokerSlot().reset(); }
 };
 [[maybe_unused]] const auto* const kEnvironment =
     ::testing::AddGlobalTestEnvironment(new BrokerEnvironment);
