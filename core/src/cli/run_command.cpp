@@ -1,4 +1,7 @@
+#include <unistd.h>
+
 #include <csignal>
+#include <cstdlib>
 #include <iomanip>
 #include <iostream>
 
@@ -57,6 +60,8 @@ in full first, and if it has errors the running table stays.
   --log-level LEVEL    trace, debug, info, warn or error (default info)
   --stats DURATION     log route counters at this interval
   --no-watch           do not reload when files change (SIGHUP still reloads)
+  --node-id ID         this node's name among several on one table (default $BUSWAY_NODE_ID,
+                       else HOSTNAME-PID); plugins use it, e.g. as the AMQP consumer tag
 )" "%PLUGINS%" R"(
 Exit codes: 0 stopped cleanly, 1 the table did not load or messages were still in flight
 at the drain deadline, 2 usage error.
@@ -79,6 +84,8 @@ int runCommand(Args& args) {
   args.option("for", for_text);
   args.option("log-level", level_text);
   args.option("stats", stats_text);
+  std::string node_id;
+  args.option("node-id", node_id);
   const bool no_watch = args.flag("no-watch");
   const auto tables = args.positional();
   const auto usage = [](const std::string& message) {
@@ -112,6 +119,18 @@ int runCommand(Args& args) {
     Log::setLevel(level);
   }
 
+  // The node's identity, for plugins (they read BUSWAY_NODE_ID; core has no other use for it).
+  if (node_id.empty()) {
+    const char* env = std::getenv("BUSWAY_NODE_ID");
+    if (env != nullptr) node_id = env;
+  }
+  if (node_id.empty()) {
+    char host[256] = {};
+    if (::gethostname(host, sizeof host - 1) != 0) host[0] = '\0';
+    node_id = std::string(host[0] != '\0' ? host : "busway") + "-" + std::to_string(::getpid());
+  }
+  ::setenv("BUSWAY_NODE_ID", node_id.c_str(), 1);
+
   int qt_argc = 1;
   char qt_name[] = "busway";
   char* qt_argv[] = {qt_name, nullptr};
@@ -122,7 +141,7 @@ int runCommand(Args& args) {
   // Declared before the bus: the bus's routes use plugin endpoints and must go first.
   auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::run);
   Bus bus(context);
-  logInfo("busway", std::string("busway ") + kVersion + " starting with " + std::to_string(context.threads()) + " threads");
+  logInfo("busway", std::string("busway ") + kVersion + " starting with " + std::to_string(context.threads()) + " threads as node " + node_id);
   {
     Diagnostics diagnostics;
     if (!bus.load(tables, diagnostics)) {
