@@ -2,6 +2,7 @@
 // XSLT 1.0 with EXSLT through libxslt. The stylesheet is compiled when the table loads;
 // xsl:include, xsl:import and document() may only read files inside the allowed folders
 // (the stylesheet's own folder by default) and never the network.
+#include <algorithm>
 #include <filesystem>
 #include <mutex>
 
@@ -51,6 +52,12 @@ class XsltTransformer final : public Transformer {
     std::string error;
     DocPtr input(transform::parseXmlBody(exchange.message.bodyText(), error));
     if (!input) return Error(ErrorKind::invalid, "xslt " + file_ + ": " + error);
+    // A message has no location of its own: relative document() URIs resolve against the
+    // stylesheet's folder, as they would from the stylesheet itself.
+    if (style_->doc != nullptr && style_->doc->URL != nullptr) {
+      if (input->URL != nullptr) xmlFree(const_cast<xmlChar*>(input->URL));
+      input->URL = xmlStrdup(style_->doc->URL);
+    }
     std::vector<std::pair<std::string, std::string>> values;
     for (const auto& param : params_) {
       auto value = param.value->evaluate(exchange);
@@ -140,14 +147,12 @@ std::shared_ptr<const Transformer> compileXsltStep(const StepDef& step, Transfor
   const auto* stylesheet = step.attribute("stylesheet");
   if (stylesheet == nullptr) return nullptr;  // the loader reported it
   const std::string path = transform::resolvePath(step, stylesheet->value);
-  std::vector<std::string> allowed;
+  std::vector<std::string> allowed{fs::path(path).parent_path().string()};
   if (const auto* dir = step.attribute("allowed-dir")) {
     for (const auto& part : splitList(dir->value, ',')) {
       if (!trim(part).empty())
         allowed.push_back(transform::resolvePath(step, std::string(trim(part))));
     }
-  } else {
-    allowed.push_back(fs::path(path).parent_path().string());
   }
   std::error_code ec;
   if (!fs::is_regular_file(path, ec)) {
@@ -163,7 +168,11 @@ std::shared_ptr<const Transformer> compileXsltStep(const StepDef& step, Transfor
   transform::ResourceScope scope(allowed);
   xmlDocPtr doc = xmlReadFile(path.c_str(), nullptr, XML_PARSE_NONET | XML_PARSE_NOCDATA);
   xsltStylesheetPtr style = doc != nullptr ? xsltParseStylesheetDoc(doc) : nullptr;
-  if (style == nullptr || style->errors > 0) {
+  // libxslt reports some mistakes (an unknown xsl: element) without counting them as errors.
+  const bool reported = std::any_of(messages.begin(), messages.end(), [](const std::string& m) {
+    return m.find("compilation error") != std::string::npos;
+  });
+  if (style == nullptr || style->errors > 0 || reported) {
     if (style != nullptr)
       xsltFreeStylesheet(style);
     else if (doc != nullptr)
