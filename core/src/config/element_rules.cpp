@@ -32,7 +32,9 @@ const std::vector<std::string>& stepNames() {
   static const std::vector<std::string> kNames = {
       "to",     "filter",        "choice",   "recipient-list", "multicast", "split", "aggregate", "enrich",
       "wire-tap", "throttle",    "delay",    "set-header",     "remove-header", "set-body", "transform",
-      "log",    "stop",          "reply",          "try"};
+      "log",    "stop",          "reply",          "try",
+      // transformation (core/src/transform/)
+      "xslt", "map", "jq", "lua", "validate", "marshal", "unmarshal"};
   return kNames;
 }
 
@@ -103,6 +105,26 @@ std::map<std::string, ElementRule> buildRules() {
   add({"log", {"id", "message", "level", "category"}, {}, {}, {}, false});
   add({"stop", {"id"}, {}, {}, {}, false});
   add({"reply", {"id", "status", "media-type"}, {}, {}, {}, true});
+  // Transformation steps (core/src/transform/, docs/routing-table-reference.md).
+  add({"xslt", {"id", "stylesheet", "allowed-dir", "media-type"}, {"stylesheet"}, {}, {"param"}, false});
+  add({"param", with({"name"}, expr), {"name"}, {expression_required}, {}, false});
+  add({"map", {"id", "input", "output", "root", "namespace", "media-type"}, {}, {}, {"field", "each", "lookup"}, false});
+  add({"field",
+       {"target", "source", "constant", "concat", "separator", "header", "simple", "type", "format", "output-format", "default",
+        "lookup", "required"},
+       {"target"},
+       {OneOf{{"source", "constant", "concat", "header", "simple"}, true}},
+       {},
+       false});
+  add({"each", {"source", "target", "item"}, {"source", "target"}, {}, {"field", "each"}, false});
+  add({"lookup", {"name", "default"}, {"name"}, {}, {"entry"}, false});
+  add({"entry", {"key", "value"}, {"key", "value"}, {}, {}, false});
+  add({"jq", {"id", "program", "raw-output"}, {}, {}, {}, true});
+  add({"lua", {"id", "script", "max-instructions", "max-memory"}, {}, {}, {}, true});
+  add({"validate", {"id", "schema", "xsd"}, {}, {OneOf{{"schema", "xsd"}, true}}, {}, false});
+  add({"marshal", {"id", "format"}, {"format"}, {}, {"option"}, false});
+  add({"unmarshal", {"id", "format"}, {"format"}, {}, {"option"}, false});
+  add({"option", {"name", "value"}, {"name", "value"}, {}, {}, false});
   return r;
 }
 

@@ -339,7 +339,13 @@ class Loader {
     std::string text;
     for (const auto& child : node.children()) {
       if (child.type() == pugi::node_pcdata || child.type() == pugi::node_cdata) {
-        if (text.empty()) where = current_->locate(child.value());
+        if (trim(text).empty()) {
+          // Point at the first character that is not blank: scripts and programs given as
+          // text report their errors by line, counted from there.
+          const char* first = child.value();
+          while (*first == ' ' || *first == '\t' || *first == '\r' || *first == '\n') ++first;
+          if (*first != '\0' || text.empty()) where = current_->locate(*first != '\0' ? first : child.value());
+        }
         text += child.value();
       }
     }

@@ -252,6 +252,11 @@ void PluginHost::registerOffers(Entry& entry) {
       transformers.add((marshal ? "marshal:" : "unmarshal:") + name,
                        [this, id, name, options, marshal](const std::map<std::string, std::string>& given)
                            -> Result<std::shared_ptr<const Transformer>> {
+                         // Options are checked against the manifest (names, types) before anything loads.
+                         Uri given_options;
+                         given_options.scheme = name;
+                         given_options.options.assign(given.begin(), given.end());
+                         if (auto checked = checkOptions(given_options, options); !checked) return std::move(checked).error();
                          if (mode_ == Mode::validate) return std::shared_ptr<const Transformer>(std::make_shared<UnloadedTransformer>());
                          auto loaded = load(id);
                          if (!loaded) return Error(ErrorKind::unavailable, "format '" + name + "' of plugin '" + id + "' is unavailable: " + loaded.error().message);

@@ -8,6 +8,7 @@
 #include "busway/runtime/bus_context.hpp"
 #include "busway/util/text.hpp"
 #include "steps.hpp"
+#include "../transform/transform_steps.hpp"
 
 namespace busway {
 namespace {
@@ -479,6 +480,13 @@ class Compiler {
         return nullptr;
       }
       return std::make_shared<TransformStep>(std::move(*transformer), "transform:" + ref->value);
+    }
+    if (isTransformStep(k)) {  // xslt, map, jq, lua, validate, marshal, unmarshal
+      TransformBuild build{diagnostics_, context_.transformers(),
+                           [this](const SourceLocation& where, const Error& error) { reportResolve(where, error); }};
+      auto transformer = compileTransformStep(step, build);
+      if (!transformer) return nullptr;
+      return std::make_shared<TransformStep>(std::move(transformer), *stepName(step));
     }
     if (k == "log") {
       std::optional<Template> message;
