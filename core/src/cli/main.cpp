@@ -17,6 +17,8 @@ commands:
   validate TABLE...   check routing tables; print every error as FILE:LINE:COL
   graph TABLE...      draw the routes (Graphviz DOT, or Mermaid with --mermaid)
   plugins SUBCOMMAND  list, inspect, new, check, keygen, sign, verify (busway plugins --help)
+  store verify|repair check or repair the durable store (busway store --help)
+  dlq SUBCOMMAND      list, show, replay, purge dead letters (busway dlq --help)
   version             print the version
 
 Run 'busway COMMAND --help' for the options of a command.
@@ -51,6 +53,8 @@ int main(int argc, char** argv) {
   if (command == "validate") return busway::cli::validateCommand(rest);
   if (command == "graph") return busway::cli::graphCommand(rest);
   if (command == "plugins") return busway::cli::pluginsCommand(rest);
+  if (command == "store") return busway::cli::storeCommand(rest);
+  if (command == "dlq") return busway::cli::dlqCommand(rest);
   if (command == "version") return versionCommand(rest);
   std::cerr << "busway: unknown command '" << command << "'\n\n" << kUsageText;
   return busway::cli::kUsage;
