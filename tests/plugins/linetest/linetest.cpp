@@ -51,10 +51,10 @@ class LineEndpoint : public sdk::Endpoint {
   static constexpr std::string_view scheme = "linetest";
 
   LineEndpoint(LinePlugin&, const sdk::Options& options)
-      : port_(static_cast<int>(options.integer("port"))),
-        file_(options.text("file")),
-        fail_first_(options.integer("fail-first")),
-        permanent_(options.text("fail-kind") == "permanent") {}
+      : port_(static_cast<int>(options.integer("port", 0))),
+        file_(options.text("file", "")),
+        fail_first_(options.integer("fail-first", 0)),
+        permanent_(options.text("fail-kind", "transient") == "permanent") {}
 
   ~LineEndpoint() override { stopConsumer(); }
 
