@@ -48,7 +48,10 @@ echo "disk: $(df -h "$tmp" | awk 'NR==2 {print $1, $2}'), cores: $(nproc), load:
 busway_line=$("$busway_load" "$tmp/busway-data" "$messages" "$producers" "$window" "$size" log)
 echo "$busway_line"
 rm -rf "$tmp/busway-data"
-# The candidate busway did not choose for the hot path, same load (docs/reliability.md).
+# The two storage engines alone, same producers and messages (docs/reliability.md).
+rawlog_line=$("$busway_load" "$tmp/rawlog-data" "$messages" "$producers" "$window" "$size" rawlog)
+echo "$rawlog_line"
+rm -rf "$tmp/rawlog-data"
 sqlite_line=$("$busway_load" "$tmp/sqlite-data" "$messages" "$producers" "$window" "$size" sqlite)
 echo "$sqlite_line"
 rm -rf "$tmp/sqlite-data"
@@ -81,6 +84,7 @@ echo "$rabbit_line"
 busway_rate=$(sed -n 's/.*msgs_per_s=\([0-9]*\).*/\1/p' <<<"$busway_line")
 rabbit_rate=$(sed -n 's/.*msgs_per_s=\([0-9]*\).*/\1/p' <<<"$rabbit_line")
 sqlite_rate=$(sed -n 's/.*msgs_per_s=\([0-9]*\).*/\1/p' <<<"$sqlite_line")
-awk -v b="$busway_rate" -v r="$rabbit_rate" -v s="$sqlite_rate" 'BEGIN {
-  printf "segment log %d msgs/s, sqlite wal %d msgs/s (%.2fx)\n", b, s, b / s
+rawlog_rate=$(sed -n 's/.*msgs_per_s=\([0-9]*\).*/\1/p' <<<"$rawlog_line")
+awk -v b="$busway_rate" -v r="$rabbit_rate" -v s="$sqlite_rate" -v l="$rawlog_rate" 'BEGIN {
+  printf "engines alone: segment log %d msgs/s, sqlite wal %d msgs/s (%.2fx)\n", l, s, l / s
   printf "busway %d msgs/s, rabbitmq %d msgs/s, ratio %.2fx (target >= 2x)\n", b, r, b / r }'

@@ -3,9 +3,11 @@
 // most WINDOW unanswered. A message counts when its producer is answered, which for a
 // durable queue is after the fdatasync of the batch that holds it (group commit).
 //
-//   durable_queue_load DATA_DIR MESSAGES PRODUCERS WINDOW SIZE [log|sqlite]
+//   durable_queue_load DATA_DIR MESSAGES PRODUCERS WINDOW SIZE [log|rawlog|sqlite]
 //
-// `sqlite` measures the other candidate for the hot path with the same producers: the same
+// `log` is the whole path: queue producer, channel, segment log. `rawlog` and `sqlite`
+// compare the two storage engines alone, with the same producers and the same encoded
+// messages: store::SegmentLog::append, and
 // messages inserted through store::DeadLetterStore (SQLite in WAL mode, synchronous=FULL,
 // one transaction per batch of whatever arrived meanwhile: group commit as well).
 #include <atomic>
@@ -83,6 +85,12 @@ int main(int argc, char** argv) {
           --outstanding;
           cv.notify_one();
         };
+        if (engine == "rawlog") {
+          context.queueLog().value()->append(
+              "bench", store::encodeMessage(message),
+              [finished](Result<std::uint64_t> seq) { finished(seq.ok()); });
+          continue;
+        }
         if (sqlite) {
           store::DeadLetter row;
           row.queue = "bench";
