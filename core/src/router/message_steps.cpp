@@ -156,6 +156,9 @@ bool ToStep::process(const ExchangePtr& exchange, Done done) {
     if (child->failed()) {
       exchange->fail(*child->error);
       if (exchange->error->where.empty()) exchange->error->where = target_;
+      // What the endpoint learned before it failed (an HTTP status, a SQL state) stays
+      // visible to a <catch> and to the error handler.
+      exchange->message.headers() = child->message.headers();
     } else if (in_out_) {
       exchange->message = child->replyMessage();
     }
