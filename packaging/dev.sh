@@ -14,7 +14,7 @@
 set -euo pipefail
 
 # What `example` runs, from the repository root, once the release build is done.
-EXAMPLE_COMMAND=(build/release/bin/busway run docs/examples/hello/routes.xml --for 5s)
+EXAMPLE_COMMAND=(bash docs/examples/retail/run.sh --busway build/release/bin/busway)
 
 # Where sources live, for format / format-check / tidy.
 SOURCE_DIRS=(core plugins sdk tests)
@@ -87,12 +87,14 @@ configure() {
   step_done
 }
 
-# build PRESET [TARGET]
+# build PRESET [TARGET...]
 build() {
-  local preset=$1 target=${2:-}
+  local preset=$1
+  shift
   local args=(--build --preset "$preset" -j "$JOBS")
-  if [[ -n $target ]]; then args+=(--target "$target"); fi
-  step "building (preset $preset${target:+, target $target}, $JOBS jobs)"
+  if (($# > 0)); then args+=(--target "$@"); fi
+  local targets="$*"
+  step "building (preset $preset${targets:+, targets $targets}, $JOBS jobs)"
   cmake "${args[@]}"
   step_done
 }
@@ -145,7 +147,8 @@ need_tool() {
 cmd_example() {
   install_deps
   configure release
-  build release
+  # The bus and its plugins; the tests and benchmarks are not needed to run the example.
+  build release busway busway_plugins
   step "running the example"
   printf '    $ %s\n' "${EXAMPLE_COMMAND[*]}"
   "${EXAMPLE_COMMAND[@]}"

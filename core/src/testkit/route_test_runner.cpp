@@ -1,5 +1,6 @@
 // Runs one route test: the table on a bus of its own, outside endpoints replaced by stubs.
 #include <cstdlib>
+#include <filesystem>
 #include <future>
 #include <set>
 #include <thread>
@@ -101,6 +102,21 @@ class ScopedEnv {
   std::vector<std::pair<std::string, std::optional<std::string>>> saved_;
 };
 
+// A fresh data directory for the durable store, removed with its content afterwards.
+struct TempStore {
+  std::filesystem::path path;
+  TempStore() {
+    std::string pattern = (std::filesystem::temp_directory_path() / "busway-test-XXXXXX").string();
+    if (::mkdtemp(pattern.data()) != nullptr) path = pattern;
+  }
+  ~TempStore() {
+    std::error_code ec;
+    if (!path.empty()) std::filesystem::remove_all(path, ec);
+  }
+  TempStore(const TempStore&) = delete;
+  TempStore& operator=(const TempStore&) = delete;
+};
+
 std::string known(const std::map<std::string, std::string>& names) {
   std::set<std::string> stubs;
   for (const auto& [alias, name] : names) stubs.insert(name);
@@ -158,7 +174,10 @@ RouteTestResult runRouteTest(const RouteTest& test, const RunOptions& options) {
   for (const auto& expect : test.expects) observed.insert(expect.endpoint);
   Stubber(names, std::move(observed)).rewrite(table);
 
+  // A store of its own, so durable queues and dead letters of one test never meet another's.
+  const TempStore store;
   BusContext context(2);
+  if (!store.path.empty()) context.setDataDir(store.path);
   PluginHost plugins(context, options.plugin_search_path, PluginPolicy{}, PluginHost::Mode::run,
                      options.bundled_plugin_dir);
   plugins.scan();

@@ -314,10 +314,11 @@ struct Outcome {
 
 class Transaction {
  public:
-  Transaction(Poco::Data::Session& session, Dialect dialect) : session_(session) {
-    if (dialect == Dialect::sqlite) {
+  Transaction(Poco::Data::Session& session, Dialect dialect) : session_(session), dialect_(dialect) {
+    if (dialect_ == Dialect::sqlite) {
       // IMMEDIATE takes the write lock at once, so two writers wait (busy timeout)
-      // instead of failing on the upgrade from a read lock.
+      // instead of failing on the upgrade from a read lock. POCO does not know about a
+      // transaction begun this way, so it is ended the same way (COMMIT/ROLLBACK below).
       session_ << "BEGIN IMMEDIATE", Poco::Data::Keywords::now;
     } else {
       session_.begin();
@@ -326,19 +327,29 @@ class Transaction {
   ~Transaction() {
     if (done_) return;
     try {
-      if (session_.isConnected() && session_.isTransaction()) session_.rollback();
+      if (!session_.isConnected()) return;
+      if (dialect_ == Dialect::sqlite) {
+        session_ << "ROLLBACK", Poco::Data::Keywords::now;
+      } else if (session_.isTransaction()) {
+        session_.rollback();
+      }
     } catch (...) {  // NOLINT(bugprone-empty-catch): the session is dropped below if it is broken
     }
   }
   Transaction(const Transaction&) = delete;
   Transaction& operator=(const Transaction&) = delete;
   void commit() {
-    session_.commit();
+    if (dialect_ == Dialect::sqlite) {
+      session_ << "COMMIT", Poco::Data::Keywords::now;
+    } else {
+      session_.commit();
+    }
     done_ = true;
   }
 
  private:
   Poco::Data::Session& session_;
+  Dialect dialect_;
   bool done_ = false;
 };
 

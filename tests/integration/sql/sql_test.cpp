@@ -159,6 +159,30 @@ TEST_F(SqliteTest, ExpectRowsRollsBackEveryStatementAndDeadLetters) {
   EXPECT_EQ(sql("SELECT count(*) FROM orders;"), "1");
 }
 
+TEST_F(SqliteTest, ASessionIsUsableAgainAfterARolledBackTransaction) {
+  sql("CREATE TABLE stock(sku TEXT PRIMARY KEY, qty INTEGER NOT NULL); INSERT INTO stock VALUES "
+      "('a', 0), ('b', 5);");
+  // One session (pool-size=1): the first order ('a', out of stock) is rolled back, and the
+  // same session must then run the next orders ('b') in fresh transactions that commit.
+  run(R"(<route id="order">
+    <error-handler max-attempts="1" dead-letter-uri="log:dead?show-headers=true"/>
+    <from uri="timer:go?period=300ms&amp;count=3"/>
+    <set-body media-type="application/json">{"n": ${header.timer.count}}</set-body>
+    <choice>
+      <when simple="$.n == 1"><set-body media-type="application/json">{"sku": "a", "n": 1}</set-body></when>
+      <otherwise><set-body media-type="application/json">{"sku": "b", "n": ${header.timer.count}}</set-body></otherwise>
+    </choice>
+    <to uri="sql:)" +
+      db() +
+      R"(?pool-size=1&amp;query=UPDATE stock SET qty = qty - 1 WHERE sku = :body.sku AND qty >= 1&amp;expect-rows=1" pattern="in-out"/>
+    <log message="ordered ${$.n}"/>
+  </route>)");
+  ASSERT_TRUE(bus_.waitForOutput("ordered 3", 30s)) << logs();
+  EXPECT_NE(logs().find("ordered 2"), std::string::npos) << logs();
+  EXPECT_EQ(logs().find("within a transaction"), std::string::npos) << logs();
+  EXPECT_EQ(sql("SELECT sku || '=' || qty FROM stock ORDER BY sku;"), "a=0\nb=3");
+}
+
 TEST_F(SqliteTest, ConcurrentWritersAllCommit) {
   sql("CREATE TABLE hits(n INTEGER PRIMARY KEY);");
   run(R"(<route id="hits">
