@@ -264,6 +264,17 @@ TEST_F(BridgeTest, EveryHttpOrderArrivesAsACsvFileThroughAmqpAndMqtt) {
             << kOrders / post_seconds << " req/s); all through the chain in " << seconds << " s ("
             << kOrders / seconds << " msgs/s end to end)\n";
   checkArrivals(a, bus);
+
+  // A bad order is refused with the reason and goes nowhere: the caller still has it.
+  const CommandResult bad = runCommand(
+      {"curl", "-sS", "-H", "Content-Type: application/json", "-w", "\n%{http_code}", "-d",
+       R"({"id":"ORD-99999","currency":"euro","customer":{"name":"X","email":"x@example.com"},"items":[]})",
+       "http://127.0.0.1:" + std::to_string(bus.httpPort()) + "/orders"});
+  EXPECT_NE(bad.out.find("\n500"), std::string::npos) << bad.out << bad.err;
+  EXPECT_NE(bad.out.find("currency"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("items"), std::string::npos) << bad.out;
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  EXPECT_EQ(scan(bus.out()).files.count("ORD-99999"), 0U);
   EXPECT_EQ(bus.stop(), 0) << bus.log();
 }
 
