@@ -2,6 +2,7 @@
 
 #include "busway/plugin/plugin_host.hpp"
 
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -47,7 +48,13 @@ struct PluginOptions {
 const char* pluginOptionsHelp();
 std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOptions& options, PluginHost::Mode mode);
 
+// $BUSWAY_DATA_DIR, else $XDG_STATE_HOME/busway, else ~/.local/state/busway (store_command.cpp).
+std::filesystem::path defaultDataDir();
+
 int runCommand(Args& args);
+// `busway store verify|repair` and `busway dlq ...` (store_command.cpp).
+int storeCommand(Args& args);
+int dlqCommand(Args& args);
 int validateCommand(Args& args);
 int graphCommand(Args& args);
 // `busway test PATH...` (test_command.cpp).

@@ -18,6 +18,8 @@ commands:
   graph TABLE...      draw the routes (Graphviz DOT, or Mermaid with --mermaid)
   test PATH...        run route tests written as data (*.test.xml); exit 0 when all pass
   plugins SUBCOMMAND  list, inspect, new, check, keygen, sign, verify (busway plugins --help)
+  store verify|repair check or repair the durable store (busway store --help)
+  dlq SUBCOMMAND      list, show, replay, purge dead letters (busway dlq --help)
   version             print the version
 
 Run 'busway COMMAND --help' for the options of a command.
@@ -53,6 +55,8 @@ int main(int argc, char** argv) {
   if (command == "graph") return busway::cli::graphCommand(rest);
   if (command == "test") return busway::cli::testCommand(rest);
   if (command == "plugins") return busway::cli::pluginsCommand(rest);
+  if (command == "store") return busway::cli::storeCommand(rest);
+  if (command == "dlq") return busway::cli::dlqCommand(rest);
   if (command == "version") return versionCommand(rest);
   std::cerr << "busway: unknown command '" << command << "'\n\n" << kUsageText;
   return busway::cli::kUsage;

@@ -62,6 +62,12 @@ in full first, and if it has errors the running table stays.
   --no-watch           do not reload when files change (SIGHUP still reloads)
   --node-id ID         this node's name among several on one table (default $BUSWAY_NODE_ID,
                        else HOSTNAME-PID); plugins use it, e.g. as the AMQP consumer tag
+  --data-dir DIR       the durable store: durable queues, dead letters, idempotency keys
+                       (default $BUSWAY_DATA_DIR, else $XDG_STATE_HOME/busway, else
+                       ~/.local/state/busway); opened only when a route needs it
+  --store-max-messages N   unacknowledged messages the store holds before it refuses
+                       new ones (default 1000000)
+  --store-max-bytes SIZE   their payload bytes (default 1GB)
 )" "%PLUGINS%" R"(
 Exit codes: 0 stopped cleanly, 1 the table did not load or messages were still in flight
 at the drain deadline, 2 usage error.
@@ -86,6 +92,10 @@ int runCommand(Args& args) {
   args.option("stats", stats_text);
   std::string node_id;
   args.option("node-id", node_id);
+  std::string data_dir_text, store_max_messages_text, store_max_bytes_text;
+  args.option("data-dir", data_dir_text);
+  args.option("store-max-messages", store_max_messages_text);
+  args.option("store-max-bytes", store_max_bytes_text);
   const bool no_watch = args.flag("no-watch");
   const auto tables = args.positional();
   const auto usage = [](const std::string& message) {
@@ -113,6 +123,18 @@ int runCommand(Args& args) {
     stats_every = parseDuration(stats_text);
     if (!stats_every || stats_every->count() <= 0) return usage("--stats takes a duration such as 10s");
   }
+  store::LogOptions store_options;
+  if (!store_max_messages_text.empty()) {
+    const auto n = parseInteger(store_max_messages_text);
+    if (!n || *n < 1) return usage("--store-max-messages must be a positive number");
+    store_options.max_messages = static_cast<std::uint64_t>(*n);
+  }
+  if (!store_max_bytes_text.empty()) {
+    const auto n = parseSize(store_max_bytes_text);
+    if (!n || *n < 1) return usage("--store-max-bytes takes a size such as 512MB");
+    store_options.max_bytes = *n;
+  }
+  const std::filesystem::path data_dir = data_dir_text.empty() ? defaultDataDir() : std::filesystem::path(data_dir_text);
   if (!level_text.empty()) {
     LogLevel level;
     if (!parseLogLevel(level_text, level)) return usage("--log-level must be trace, debug, info, warn or error");
@@ -138,6 +160,7 @@ int runCommand(Args& args) {
   installSignalHandlers();
 
   BusContext context(threads);
+  context.setDataDir(data_dir, store_options);
   // Declared before the bus: the bus's routes use plugin endpoints and must go first.
   auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::run);
   Bus bus(context);

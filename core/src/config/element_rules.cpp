@@ -32,7 +32,7 @@ const std::vector<std::string>& stepNames() {
   static const std::vector<std::string> kNames = {
       "to",     "filter",        "choice",   "recipient-list", "multicast", "split", "aggregate", "enrich",
       "wire-tap", "throttle",    "delay",    "set-header",     "remove-header", "set-body", "transform",
-      "log",    "stop",          "reply",          "try",
+      "log",    "stop",          "reply",          "try",          "idempotent",
       // transformation (core/src/transform/)
       "xslt", "map", "jq", "lua", "validate", "marshal", "unmarshal"};
   return kNames;
@@ -104,6 +104,7 @@ std::map<std::string, ElementRule> buildRules() {
   add({"transform", {"id", "ref"}, {"ref"}, {}, {}, false});
   add({"log", {"id", "message", "level", "category"}, {}, {}, {}, false});
   add({"stop", {"id"}, {}, {}, {}, false});
+  add({"idempotent", with({"id", "repository", "expire"}, expr), {}, {expression_required}, {}, false});
   add({"reply", {"id", "status", "media-type"}, {}, {}, {}, true});
   // Transformation steps (core/src/transform/, docs/routing-table-reference.md).
   add({"xslt", {"id", "stylesheet", "allowed-dir", "media-type"}, {"stylesheet"}, {}, {"param"}, false});

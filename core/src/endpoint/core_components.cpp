@@ -13,6 +13,7 @@ void registerCoreComponents(BusContext& context) {
   (void)registry.add(makeQueueComponent());
   (void)registry.add(makeTimerComponent());
   (void)registry.add(makeLogComponent());
+  (void)registry.add(makeDlqComponent());
 }
 
 }  // namespace busway

@@ -10,5 +10,6 @@ std::shared_ptr<Component> makeDirectComponent();
 std::shared_ptr<Component> makeQueueComponent();
 std::shared_ptr<Component> makeTimerComponent();
 std::shared_ptr<Component> makeLogComponent();
+std::shared_ptr<Component> makeDlqComponent();
 
 }  // namespace busway

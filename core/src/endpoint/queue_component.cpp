@@ -2,6 +2,11 @@
 // When full, a producer either waits (its exchange is parked, no thread is blocked) or is
 // refused with ErrorKind::rejected. Queues belong to the bus, not to a routing table, so
 // their content survives a reload.
+//
+// A durable queue (queue:NAME?durable=true) writes every in-only message to the store's
+// segment log before its producer is answered, and removes it from the log only when the
+// consuming route has finished with it (completed, or dead-lettered). A crash or a stop
+// leaves what was not finished in the log; the next start delivers it again.
 #include <deque>
 #include <map>
 #include <mutex>
@@ -9,7 +14,10 @@
 
 #include "busway/endpoint/component_registry.hpp"
 #include "busway/runtime/bus_context.hpp"
+#include "busway/store/message_codec.hpp"
+#include "busway/store/segment_log.hpp"
 #include "busway/util/log.hpp"
+#include "busway/util/text.hpp"
 #include "core_components_impl.hpp"
 
 namespace busway {
@@ -28,6 +36,31 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
   QueueChannel(std::string name, boost::asio::any_io_executor executor)
       : name_(std::move(name)), executor_(std::move(executor)) {}
 
+  // From now on, in-only messages go through the store. Messages the store still holds for
+  // this queue (not acknowledged before the last stop or crash) are queued first.
+  void makeDurable(store::SegmentLog* log, std::chrono::milliseconds retry_delay) {
+    std::unique_lock lock(mutex_);
+    retry_delay_ = retry_delay;
+    if (log_ != nullptr) return;
+    log_ = log;
+    std::size_t recovered = 0;
+    for (auto& stored : log_->takeRecovered(name_)) {
+      auto message = store::decodeMessage(stored.payload);
+      if (!message) {
+        logError("queue:" + name_, "stored message " + std::to_string(stored.seq) + " cannot be read (" +
+                                       message.error().message + "); it stays in the store, see 'busway store verify'");
+        continue;
+      }
+      Item item{std::move(*message), nullptr, {}, stored.seq};
+      push(std::move(item));
+      ++recovered;
+    }
+    if (recovered > 0) {
+      logInfo("queue:" + name_, "resuming " + std::to_string(recovered) + " stored message(s) not acknowledged before the last stop");
+    }
+    dispatchLocked(lock);
+  }
+
   // Changes the limits that are given and keeps the others.
   void setLimits(std::optional<std::size_t> capacity, std::optional<std::uint64_t> max_bytes,
                  std::optional<WhenFull> when_full) {
@@ -42,7 +75,7 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
   bool offer(const ExchangePtr& exchange, Done done) {
     std::unique_lock lock(mutex_);
     const bool in_out = exchange->pattern == ExchangePattern::in_out;
-    Item item{exchange->message, in_out ? exchange : nullptr, in_out ? std::move(done) : Done{}};
+    Item item{exchange->message, in_out ? exchange : nullptr, in_out ? std::move(done) : Done{}, 0};
     // Behind a parked producer is full too: a smaller message must not overtake it.
     if (!blocked_.empty() || isFull(item.message.body().size())) {
       if (limits_.when_full == WhenFull::reject) {
@@ -53,7 +86,14 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
         return true;
       }
       // Park the producer; it resumes when a consumer frees space.
-      blocked_.push_back(Blocked{std::move(item), in_out ? Done{} : std::move(done)});
+      blocked_.push_back(Blocked{std::move(item), in_out ? Done{} : std::move(done), in_out ? nullptr : exchange});
+      return false;
+    }
+    if (log_ != nullptr && !in_out) {
+      // Answered only once the store has it on disk.
+      std::vector<Admitted> admitted;
+      admitted.push_back(Admitted{std::move(item), std::move(done), exchange});
+      storeLocked(lock, std::move(admitted));
       return false;
     }
     push(std::move(item));
@@ -72,10 +112,10 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     std::erase_if(subscribers_, [id](const Subscriber& s) { return s.id == id; });
   }
 
-  // Messages queued plus producers waiting for space.
+  // Messages held only in memory: queued (unless stored), being stored, or parked producers.
   std::size_t depth() const {
     std::lock_guard lock(mutex_);
-    return items_.size() + blocked_.size();
+    return (log_ != nullptr ? 0 : items_.size()) + storing_ + blocked_.size();
   }
 
  private:
@@ -83,11 +123,55 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     Message message;
     ExchangePtr requester;  // in-out only
     Done done;              // in-out only
+    std::uint64_t seq = 0;  // durable: the record in the store, acknowledged when handled
   };
   struct Blocked {
     Item item;
-    Done resume;  // in-only producers waiting for space
+    Done resume;            // in-only producers waiting for space
+    ExchangePtr producer;   // in-only: told when the store refuses the message
   };
+  struct Admitted {
+    Item item;
+    Done done;
+    ExchangePtr producer;
+  };
+
+  // Writes admitted in-only messages to the store; each is queued and its producer answered
+  // once it is on disk (or failed when the store refuses it). Releases the lock.
+  void storeLocked(std::unique_lock<std::mutex>& lock, std::vector<Admitted> admitted) {
+    for (const auto& a : admitted) {
+      ++storing_;
+      storing_bytes_ += a.item.message.body().size();
+    }
+    store::SegmentLog* log = log_;
+    lock.unlock();
+    for (auto& a : admitted) {
+      std::string payload = store::encodeMessage(a.item.message);
+      auto shared = std::make_shared<Admitted>(std::move(a));
+      log->append(name_, std::move(payload), [self = shared_from_this(), shared](Result<std::uint64_t> seq) {
+        self->stored(std::move(*shared), std::move(seq));
+      });
+    }
+  }
+
+  void stored(Admitted a, Result<std::uint64_t> seq) {
+    {
+      std::unique_lock lock(mutex_);
+      --storing_;
+      storing_bytes_ -= a.item.message.body().size();
+      if (seq) {
+        a.item.seq = *seq;
+        push(std::move(a.item));
+        dispatchLocked(lock);
+      }
+    }
+    if (!seq) {
+      Error error = std::move(seq).error();
+      error.where = "queue:" + name_;
+      if (a.producer) a.producer->fail(std::move(error));
+    }
+    if (a.done) boost::asio::post(executor_, std::move(a.done));
+  }
   struct Subscriber {
     const void* id;
     ProcessorPtr route;
@@ -96,7 +180,8 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
   };
 
   bool isFull(std::size_t incoming_bytes) const {
-    return items_.size() >= limits_.capacity || (!items_.empty() && bytes_ + incoming_bytes > limits_.max_bytes);
+    const std::size_t held = items_.size() + storing_;
+    return held >= limits_.capacity || (held > 0 && bytes_ + storing_bytes_ + incoming_bytes > limits_.max_bytes);
   }
 
   void push(Item item) {
@@ -122,11 +207,27 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     }
     // Space may have opened: admit parked producers in order.
     std::vector<Done> resumed;
+    std::vector<Admitted> to_store;
     while (!blocked_.empty() && !isFull(blocked_.front().item.message.body().size())) {
       Blocked b = std::move(blocked_.front());
       blocked_.pop_front();
+      if (log_ != nullptr && !b.item.requester) {
+        ++storing_;  // counted now so the next parked producer sees it; storeLocked counts again
+        storing_bytes_ += b.item.message.body().size();
+        to_store.push_back(Admitted{std::move(b.item), std::move(b.resume), std::move(b.producer)});
+        continue;
+      }
       if (b.resume) resumed.push_back(std::move(b.resume));
       push(std::move(b.item));
+    }
+    if (!to_store.empty()) {
+      for (const auto& a : to_store) {
+        --storing_;
+        storing_bytes_ -= a.item.message.body().size();
+      }
+      for (auto& r : resumed) boost::asio::post(executor_, std::move(r));
+      storeLocked(lock, std::move(to_store));
+      return;
     }
     if (!resumed.empty()) {
       for (auto& r : resumed) boost::asio::post(executor_, std::move(r));
@@ -135,10 +236,29 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
   }
 
   void deliver(const void* id, const ProcessorPtr& route, Item item) {
+    const std::uint64_t seq = item.seq;
+    std::optional<Message> original;
+    if (seq != 0) original = item.message;
     ExchangePtr exchange = item.requester ? item.requester : makeExchange(std::move(item.message));
-    auto finished = [self = shared_from_this(), id, exchange, done = std::move(item.done)]() {
+    auto finished = [self = shared_from_this(), id, exchange, done = std::move(item.done), seq, original]() {
       if (done) done();
-      else if (exchange->failed()) {
+      else if (seq != 0) {
+        if (!exchange->failed()) {
+          // Completed, or safe in the dead-letter channel: the store may forget it.
+          self->log_->ack(seq);
+        } else {
+          // Not handled: it stays in the store and comes again after retry-delay.
+          logWarn("queue:" + self->name_, "message " + exchange->message.id() + " failed (" + exchange->error->describe() +
+                                               "); it stays in the store and is delivered again in " +
+                                               formatDuration(self->retry_delay_));
+          auto timer = std::make_shared<boost::asio::steady_timer>(self->executor_, self->retry_delay_);
+          timer->async_wait([self, timer, seq, message = *original](const boost::system::error_code&) mutable {
+            std::unique_lock lock(self->mutex_);
+            self->push(Item{std::move(message), nullptr, {}, seq});
+            self->dispatchLocked(lock);
+          });
+        }
+      } else if (exchange->failed()) {
         // In-only: the producer was answered when the message was queued, so the failure
         // is the consuming route's to handle; its error handler has already run.
         logWarn("queue:" + self->name_, "message " + exchange->message.id() + " failed: " + exchange->error->describe());
@@ -160,6 +280,10 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
   std::uint64_t bytes_ = 0;
   std::deque<Blocked> blocked_;
   std::vector<Subscriber> subscribers_;
+  store::SegmentLog* log_ = nullptr;  // durable: the store's queue log (owned by the BusContext)
+  std::chrono::milliseconds retry_delay_{5000};
+  std::size_t storing_ = 0;  // admitted, being written to the store
+  std::uint64_t storing_bytes_ = 0;
 };
 
 class QueueProducer final : public Processor {
@@ -196,6 +320,11 @@ std::vector<OptionSpec> queueOptions() {
       {"when-full", T::enumeration, "block", false, {"block", "reject"},
        "block: the producer waits for space (no thread is held); reject: the producer fails with 'rejected'"},
       {"consumers", T::integer, "1", false, {}, "messages a consuming route processes at the same time"},
+      {"durable", T::boolean, "false", false, {},
+       "true: in-only messages are written to the store (--data-dir) before the producer is answered and survive a crash "
+       "or restart; removed only when the consuming route has handled them"},
+      {"retry-delay", T::duration, "5s", false, {},
+       "durable: a message whose route failed it (after its error handler) is delivered again after this delay"},
   };
 }
 
@@ -207,13 +336,19 @@ struct RequestedLimits {
 
 class QueueEndpoint final : public Endpoint {
  public:
-  QueueEndpoint(Uri uri, std::shared_ptr<QueueChannel> channel, int consumers, RequestedLimits limits)
-      : Endpoint(std::move(uri)), channel_(std::move(channel)), consumers_(consumers), limits_(limits) {}
+  QueueEndpoint(Uri uri, std::shared_ptr<QueueChannel> channel, int consumers, RequestedLimits limits,
+                bool durable, store::SegmentLog* log, std::chrono::milliseconds retry_delay)
+      : Endpoint(std::move(uri)), channel_(std::move(channel)), consumers_(consumers), limits_(limits), durable_(durable),
+        log_(log), retry_delay_(retry_delay) {}
   void activate() override {
     if (limits_.capacity || limits_.max_bytes || limits_.when_full) {
       channel_->setLimits(limits_.capacity, limits_.max_bytes, limits_.when_full);
     }
+    if (log_ != nullptr) channel_->makeDurable(log_, retry_delay_);
   }
+  // An in-only message on a memory queue was answered when it was queued: nobody can be
+  // told later whether it was handled. A durable queue keeps it until it was.
+  bool acknowledges() const override { return durable_; }
   Result<ProcessorPtr> createProducer() override { return ProcessorPtr(std::make_shared<QueueProducer>(channel_)); }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr route) override {
     return std::unique_ptr<Consumer>(std::make_unique<QueueConsumer>(channel_, std::move(route), consumers_));
@@ -223,6 +358,9 @@ class QueueEndpoint final : public Endpoint {
   std::shared_ptr<QueueChannel> channel_;
   int consumers_;
   RequestedLimits limits_;
+  bool durable_;
+  store::SegmentLog* log_;
+  std::chrono::milliseconds retry_delay_;
 };
 
 class QueueComponent final : public Component {
@@ -245,7 +383,15 @@ class QueueComponent final : public Component {
     if (options.has("capacity")) limits.capacity = static_cast<std::size_t>(options.integer("capacity"));
     if (options.has("max-bytes")) limits.max_bytes = options.size("max-bytes");
     if (options.has("when-full")) limits.when_full = options.text("when-full") == "reject" ? WhenFull::reject : WhenFull::block;
-    return EndpointPtr(std::make_shared<QueueEndpoint>(uri, channel, static_cast<int>(options.integer("consumers")), limits));
+    store::SegmentLog* log = nullptr;
+    if (options.boolean("durable") && context.hasDataDir()) {
+      auto opened = context.queueLog();
+      if (!opened) return Error(ErrorKind::permanent, "queue:" + uri.path + " is durable but the store cannot be opened: " + opened.error().message);
+      log = *opened;
+    }
+    return EndpointPtr(std::make_shared<QueueEndpoint>(uri, channel, static_cast<int>(options.integer("consumers")), limits,
+                                                       options.boolean("durable"), log,
+                                                       options.duration("retry-delay")));
   }
 
   std::size_t pendingMessages() const override {

@@ -1,7 +1,45 @@
 // Steps that change the message in place: set-header, set-body, transform, log, reply.
 #include "steps.hpp"
 
+#include "busway/runtime/bus_context.hpp"
+
 namespace busway {
+
+void IdempotentStep::apply(Exchange& exchange) {
+  auto value = key_->evaluate(exchange);
+  if (!value) {
+    exchange.fail(std::move(value).error());
+    return;
+  }
+  const std::string key = toText(toHeader(*value));
+  if (key.empty()) {
+    exchange.fail(ErrorKind::invalid, "the idempotency key of message " + exchange.message.id() + " is empty", "idempotent");
+    return;
+  }
+  auto store = context_.idempotency();
+  if (!store) {
+    exchange.fail(store.error());
+    return;
+  }
+  const std::string message_id = exchange.message.id();
+  auto seen = (*store)->claim(repository_, key, message_id, expire_);
+  if (!seen) {
+    exchange.fail(std::move(seen).error());
+    return;
+  }
+  if (*seen == store::IdempotencyStore::Seen::duplicate) {
+    // Dropped on purpose: the route counts it completed and the source is acknowledged.
+    exchange.message.headers().set("busway.duplicate", true);
+    exchange.stopped = true;
+    if (Log::enabled(LogLevel::debug)) {
+      Log::write(LogLevel::debug, "idempotent", "message " + message_id + " dropped: key '" + key + "' seen before in " + repository_);
+    }
+    return;
+  }
+  if (*seen == store::IdempotencyStore::Seen::fresh) {
+    exchange.on_failure.push_back([s = *store, repository = repository_, key, message_id] { s->release(repository, key, message_id); });
+  }
+}
 
 void SetHeaderStep::apply(Exchange& exchange) {
   auto value = value_->evaluate(exchange);
@@ -118,6 +156,9 @@ bool ToStep::process(const ExchangePtr& exchange, Done done) {
     if (child->failed()) {
       exchange->fail(*child->error);
       if (exchange->error->where.empty()) exchange->error->where = target_;
+      // What the endpoint learned before it failed (an HTTP status, a SQL state) stays
+      // visible to a <catch> and to the error handler.
+      exchange->message.headers() = child->message.headers();
     } else if (in_out_) {
       exchange->message = child->replyMessage();
     }

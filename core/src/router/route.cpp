@@ -66,6 +66,8 @@ bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Mess
     return true;
   }
   const Error error = *exchange->error;
+  for (auto& undo : exchange->on_failure) undo();
+  exchange->on_failure.clear();
   if (original && exchange->attempt < policy_.max_attempts && policy_.retries(error)) {
     const int next = exchange->attempt + 1;
     const auto wait = policy_.delayBefore(next);

@@ -503,6 +503,14 @@ class Compiler {
       return std::make_shared<LogStep>(std::move(*message), level, category ? category->value : route_id_);
     }
     if (k == "stop") return std::make_shared<StopStep>();
+    if (k == "idempotent") {
+      auto key = expressionOf(step);
+      if (!key) return nullptr;
+      const std::string repository = step.attribute("repository") ? step.attribute("repository")->value : route_id_;
+      const auto expire = durationOf(step, "expire", std::chrono::hours(24));
+      if (expire.count() <= 0) diagnostics_.error(step.attribute("expire")->value_where, "expire must be above zero");
+      return std::make_shared<IdempotentStep>(std::move(key), repository, expire, context_);
+    }
     if (k == "reply") {
       std::optional<std::int64_t> status;
       if (step.attribute("status") != nullptr) {
@@ -593,6 +601,16 @@ class Compiler {
                                                 it->second.second.toString() + "); use a queue: for several consumers");
         return std::nullopt;
       }
+    }
+    if (!from->acknowledges() && scheme != "timer") {
+      // A timer makes its own messages: nobody waits for an acknowledgement. Any other
+      // source that cannot acknowledge has told its sender "done" before the route ran.
+      std::string hint;
+      if (scheme == "queue") hint = "; use " + from->uri().key() + "?durable=true to keep messages until they are handled";
+      diagnostics_.warning(def.from->where, "route '" + def.id + "' reads " + from->uri().key() +
+                                                ", which cannot acknowledge: its producers were answered before the route "
+                                                "ran, so a crash loses what it holds and a failure without a dead-letter "
+                                                "channel loses the message" + hint);
     }
     out.route = std::make_shared<Route>(def.id, std::move(pipeline), std::move(policy), context_.executor(), stateful_);
     auto consumer = from->createConsumer(out.route);

@@ -318,6 +318,25 @@ class SetHeaderStep final : public SyncStep {
   ExpressionPtr value_;
 };
 
+class BusContext;
+
+// Drops a message whose key (an expression) was seen before within `expire`: the keys live
+// in the store (store::IdempotencyStore), so duplicates are recognised across restarts. A
+// failed attempt releases its key; the same message coming again (a redelivery after a
+// crash) is not a duplicate.
+class IdempotentStep final : public SyncStep {
+ public:
+  IdempotentStep(ExpressionPtr key, std::string repository, std::chrono::milliseconds expire, BusContext& context)
+      : key_(std::move(key)), repository_(std::move(repository)), expire_(expire), context_(context) {}
+  void apply(Exchange& exchange) override;
+
+ private:
+  ExpressionPtr key_;
+  std::string repository_;
+  std::chrono::milliseconds expire_;
+  BusContext& context_;
+};
+
 class RemoveHeaderStep final : public SyncStep {
  public:
   explicit RemoveHeaderStep(std::string name) : name_(std::move(name)) {}

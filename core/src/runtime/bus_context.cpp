@@ -5,6 +5,7 @@
 #include "busway/endpoint/component_registry.hpp"
 #include "busway/endpoint/core_components.hpp"
 #include "busway/router/transformer.hpp"
+#include "busway/util/log.hpp"
 
 namespace busway {
 namespace {
@@ -25,9 +26,57 @@ BusContext::BusContext(unsigned threads)
 
 BusContext::~BusContext() { join(); }
 
+void BusContext::setDataDir(std::filesystem::path dir, store::LogOptions options) {
+  std::lock_guard lock(store_mutex_);
+  data_dir_ = std::move(dir);
+  log_options_ = options;
+}
+
+Result<store::SegmentLog*> BusContext::queueLog() {
+  std::lock_guard lock(store_mutex_);
+  if (queue_log_) return queue_log_.get();
+  if (data_dir_.empty()) {
+    return Error(ErrorKind::unavailable, "durable queues need a data directory (busway run --data-dir DIR)");
+  }
+  store::RecoveryReport report;
+  auto log = store::SegmentLog::open(data_dir_ / "queues", log_options_, &report);
+  if (!log) return std::move(log).error();
+  if (!report.damage.empty()) {
+    logWarn("store", "recovered " + (data_dir_ / "queues").string() + " with damage:\n" + report.describe());
+  } else {
+    logInfo("store", "opened " + (data_dir_ / "queues").string() + ": " + report.describe());
+  }
+  queue_log_ = std::move(*log);
+  return queue_log_.get();
+}
+
+Result<store::DeadLetterStore*> BusContext::deadLetters() {
+  std::lock_guard lock(store_mutex_);
+  if (dead_letters_) return dead_letters_.get();
+  if (data_dir_.empty()) return Error(ErrorKind::unavailable, "dead letters need a data directory (busway run --data-dir DIR)");
+  auto store = store::DeadLetterStore::open(data_dir_ / "state.db", true);
+  if (!store) return std::move(store).error();
+  if (auto reset = (*store)->resetInterrupted(); !reset) return reset.error();
+  dead_letters_ = std::move(*store);
+  return dead_letters_.get();
+}
+
+Result<store::IdempotencyStore*> BusContext::idempotency() {
+  std::lock_guard lock(store_mutex_);
+  if (idempotency_) return idempotency_.get();
+  if (data_dir_.empty()) return Error(ErrorKind::unavailable, "idempotent receivers need a data directory (busway run --data-dir DIR)");
+  auto store = store::IdempotencyStore::open(data_dir_ / "state.db");
+  if (!store) return std::move(store).error();
+  idempotency_ = std::move(*store);
+  return idempotency_.get();
+}
+
 void BusContext::join() {
   pool_.stop();
   pool_.join();
+  // Acks still queued reach the disk before the log closes.
+  std::lock_guard lock(store_mutex_);
+  if (queue_log_) queue_log_->flush();
 }
 
 }  // namespace busway

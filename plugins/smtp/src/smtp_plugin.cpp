@@ -33,7 +33,7 @@
 #include <Poco/Timestamp.h>
 
 #include "smtp_text.hpp"
-#include "worker_pool.hpp"
+#include <busway/sdk/worker_pool.hpp>
 #include <busway/plugin.hpp>
 
 namespace busway::smtpplugin {
@@ -95,29 +95,9 @@ class MailEndpoint : public sdk::Endpoint {
 
   MailEndpoint(SmtpPlugin& plugin, const sdk::Options& options);
 
-  // Runs on one of the endpoint's own threads (see worker_pool.hpp), never on the bus's.
+  // Runs on one of the endpoint's own threads (busway/sdk/worker_pool.hpp), never on the bus's.
   void send(sdk::Sending& sending) override {
-    auto later = std::make_shared<sdk::Sending>(sending.defer());
-    const bool taken = workers_->post([this, later](bool run) {
-      if (!run) {
-        later->fail(sdk::Status::transient,
-                    where_ + ": the endpoint stopped before the mail was sent");
-        return;
-      }
-      try {
-        execute(*later);
-        later->complete();
-      } catch (const sdk::Error& e) {
-        later->fail(e.status(), e.what());
-      } catch (const std::exception& e) {
-        later->fail(sdk::Status::permanent, e.what());
-      }
-    });
-    if (!taken) {
-      later->fail(sdk::Status::rejected,
-                  where_ + ": " + std::to_string(kQueueCapacity) +
-                      " sends are already waiting for this endpoint (back-pressure)");
-    }
+    workers_->send(sending, where_, [this](sdk::Sending& later) { execute(later); });
   }
 
  private:
@@ -338,7 +318,7 @@ class MailEndpoint : public sdk::Endpoint {
   std::string ca_file_;
   std::string helo_;
   std::chrono::milliseconds timeout_{};
-  std::unique_ptr<busway::plugin_support::WorkerPool> workers_;  // last: joined first
+  std::unique_ptr<busway::sdk::WorkerPool> workers_;  // last: joined first
 };
 
 class SmtpPlugin : public sdk::Plugin {
@@ -422,7 +402,7 @@ MailEndpoint<Implicit>::MailEndpoint(SmtpPlugin& plugin, const sdk::Options& opt
   const auto concurrency = options.integer("connections", 2);
   if (concurrency < 1 || concurrency > 100)
     throw sdk::InvalidError(where_ + ": connections must be 1..100");
-  workers_ = std::make_unique<busway::plugin_support::WorkerPool>(
+  workers_ = std::make_unique<busway::sdk::WorkerPool>(
       static_cast<std::size_t>(concurrency), kQueueCapacity);
   if (!password_.empty() && user_.empty())
     throw sdk::InvalidError(where_ + ": 'password' without 'user'");

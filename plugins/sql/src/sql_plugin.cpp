@@ -40,7 +40,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sql_text.hpp"
-#include "worker_pool.hpp"
+#include <busway/sdk/worker_pool.hpp>
 #include <busway/plugin.hpp>
 
 namespace busway::sqlplugin {
@@ -669,7 +669,7 @@ class SqlEndpoint : public sdk::Endpoint {
     const auto pool_size = options.integer("pool-size");
     if (pool_size < 1 || pool_size > 1000)
       throw sdk::InvalidError(where_ + ": pool-size must be 1..1000");
-    workers_ = std::make_unique<busway::plugin_support::WorkerPool>(
+    workers_ = std::make_unique<busway::sdk::WorkerPool>(
         static_cast<std::size_t>(pool_size), kQueueCapacity);
     datasource_ = plugin.datasource(options.path(), dialect, connection,
                                     static_cast<int>(pool_size), options.duration("pool-wait"));
@@ -681,29 +681,9 @@ class SqlEndpoint : public sdk::Endpoint {
   SqlEndpoint(SqlEndpoint&&) = delete;
   SqlEndpoint& operator=(SqlEndpoint&&) = delete;
 
-  // Runs on one of the endpoint's own threads (see worker_pool.hpp), never on the bus's.
+  // Runs on one of the endpoint's own threads (busway/sdk/worker_pool.hpp), never on the bus's.
   void send(sdk::Sending& sending) override {
-    auto later = std::make_shared<sdk::Sending>(sending.defer());
-    const bool taken = workers_->post([this, later](bool run) {
-      if (!run) {
-        later->fail(sdk::Status::transient,
-                    where_ + ": the endpoint stopped before its statements ran");
-        return;
-      }
-      try {
-        execute(*later);
-        later->complete();
-      } catch (const sdk::Error& e) {
-        later->fail(e.status(), e.what());
-      } catch (const std::exception& e) {
-        later->fail(sdk::Status::permanent, e.what());
-      }
-    });
-    if (!taken) {
-      later->fail(sdk::Status::rejected,
-                  where_ + ": " + std::to_string(kQueueCapacity) +
-                      " sends are already waiting for this endpoint (back-pressure)");
-    }
+    workers_->send(sending, where_, [this](sdk::Sending& later) { execute(later); });
   }
 
  private:
@@ -794,7 +774,7 @@ class SqlEndpoint : public sdk::Endpoint {
   bool binds_body_ = false;  // some parameter is :body or :body.PATH (batch applies)
   std::shared_ptr<Datasource> datasource_;
   std::shared_ptr<Poller> poller_;
-  std::unique_ptr<busway::plugin_support::WorkerPool> workers_;  // last: joined first
+  std::unique_ptr<busway::sdk::WorkerPool> workers_;  // last: joined first
 };
 
 }  // namespace

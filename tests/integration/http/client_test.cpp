@@ -95,6 +95,26 @@ TEST(HttpClient, PermanentAnswerGoesToTheDeadLetterAtOnce) {
   EXPECT_FALSE(contains(bus.output(), "should not be delivered"));
 }
 
+TEST(HttpClient, TheStatusOfAFailedCallIsAHeaderACatchCanRead) {
+  TempDir dir;
+  PythonPeer peer(dir, 1000, 409);
+  ASSERT_TRUE(peer.ready());
+  Bus bus(dir, "bus",
+          R"(
+  <route id="notify">
+    <from uri="timer:once?period=1h&amp;count=1"/>
+    <set-body media-type="application/json">{"event": "taken"}</set-body>
+    <try>
+      <to uri="http://127.0.0.1:)" +
+                  std::to_string(peer.port()) + R"(/hooks/taken"/>
+      <catch on="permanent">
+        <log message="the peer said ${header.http.status} (${header.busway.failure.kind})" /
+              > </ catch></ try></ route>) ");
+      ASSERT_TRUE(bus.ready())
+      << bus.output();
+  EXPECT_TRUE(bus.waitFor("the peer said 409 (permanent)")) << bus.output();
+}
+
 TEST(HttpClient, ExhaustedRetriesAndRefusedConnectionsEndInTheDeadLetter) {
   TempDir dir;
   PythonPeer peer(dir, 1000, 503);

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "busway/message/message.hpp"
 #include "busway/util/error.hpp"
@@ -30,6 +31,10 @@ class Exchange {
   // Request-reply: what the requester receives when the route completes. Set by <reply>;
   // when absent, the message as it stands at the end of the route is the reply.
   std::optional<Message> reply;
+  // Undo actions of steps whose effect must not outlive a failed attempt (an idempotent
+  // receiver's claim on a key): the route runs and clears them when an attempt fails, so a
+  // redelivery is not mistaken for a duplicate.
+  std::vector<std::function<void()>> on_failure;
 
   const Message& replyMessage() const noexcept { return reply ? *reply : message; }
 

@@ -1,8 +1,15 @@
 #pragma once
 
+#include <filesystem>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
+
+#include "busway/store/dead_letters.hpp"
+#include "busway/store/idempotency.hpp"
+#include "busway/store/segment_log.hpp"
+#include "busway/util/result.hpp"
 
 #include "busway/util/asio.hpp"
 
@@ -26,6 +33,18 @@ class BusContext {
   ComponentRegistry& components() noexcept { return *components_; }
   TransformerRegistry& transformers() noexcept { return *transformers_; }
 
+  // The data directory of the durable store (`busway run --data-dir`). Without one (validation,
+  // unit tests that do not ask for it) durable endpoints cannot be used at run time.
+  void setDataDir(std::filesystem::path dir, store::LogOptions options = {});
+  const std::filesystem::path& dataDir() const noexcept { return data_dir_; }
+  bool hasDataDir() const noexcept { return !data_dir_.empty(); }
+  // The durable queue log in DATA_DIR/queues, opened (and recovered) on first use.
+  Result<store::SegmentLog*> queueLog();
+  // The dead-letter store in DATA_DIR/state.db (SQLite), opened on first use.
+  Result<store::DeadLetterStore*> deadLetters();
+  // The idempotent receivers' keys in DATA_DIR/state.db, opened on first use.
+  Result<store::IdempotencyStore*> idempotency();
+
   // Stops the pool: handlers not yet started are dropped, running ones finish. Call it
   // after Bus::stop() has drained the routes (the destructor does).
   void join();
@@ -35,6 +54,12 @@ class BusContext {
   boost::asio::thread_pool pool_;
   std::unique_ptr<ComponentRegistry> components_;
   std::unique_ptr<TransformerRegistry> transformers_;
+  std::filesystem::path data_dir_;
+  store::LogOptions log_options_;
+  std::mutex store_mutex_;
+  std::unique_ptr<store::SegmentLog> queue_log_;
+  std::unique_ptr<store::DeadLetterStore> dead_letters_;
+  std::unique_ptr<store::IdempotencyStore> idempotency_;
 };
 
 }  // namespace busway
