@@ -601,7 +601,11 @@ class Producer {
     const int rc =
         mosquitto_publish_v5(client_.get(), &mid, topic.c_str(), static_cast<int>(body.size()),
                              body.data(), qos, settings_->retain, props);
-    if (rc != MOSQ_ERR_SUCCESS) {
+    // Not connected: libmosquitto has still queued a QoS 1/2 message (with its id) and sends
+    // it after the reconnect, so wait for its PUBACK (or send-timeout). Failing here would
+    // make the error handler publish it again while this copy goes out too: a duplicate
+    // per retry during every broker outage.
+    if (rc != MOSQ_ERR_SUCCESS && !(rc == MOSQ_ERR_NO_CONN && mid != 0)) {
       lock.unlock();
       const sdk::Error error = publishError(rc, topic);
       later.fail(error.status(), error.what());
