@@ -198,7 +198,7 @@ std::vector<std::string> PluginHost::scan() {
         problems.push_back(entry->info.problem);
         logWarn("plugins", "refused " + entry->info.problem);
       } else {
-        logInfo("plugins", "found " + entry->info.manifest->id + " " + entry->info.manifest->version + " (" + path + ")");
+        Log::write(LogLevel::debug, "plugins", "found " + entry->info.manifest->id + " " + entry->info.manifest->version + " (" + path + ")");
       }
       entries_.push_back(std::move(entry));
     }
