@@ -32,7 +32,7 @@ libraries  nlohmann-json3-dev     # core: JSON bodies, admin API payloads, plugi
 libraries  qt6-base-dev           # core: control plane (file watching, atomic saves, metadata)
 libraries  libsimdjson-dev        # core: JSON parsing on the hot path
 libraries  libssl-dev             # POCO NetSSL/Crypto, TLS endpoints
-libraries  libsqlite3-dev         # core: the store's dead letters and idempotency keys (SQLite WAL)
+libraries  libsqlite3-dev         # core: dead letters and idempotency keys of the store (SQLite WAL)
 
 tests      libgtest-dev           # tests/: every test (GTest::gtest_main)
 tests      libgmock-dev           # tests/: GTest::gmock
