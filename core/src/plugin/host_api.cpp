@@ -258,7 +258,9 @@ OptionArray::OptionArray(const std::vector<std::pair<std::string, std::string>>&
       if (name == spec.name) value = &v;
     }
     if (value != nullptr) values_.emplace_back(spec.name, *value);
-    else if (!spec.default_value.empty()) values_.emplace_back(spec.name, spec.default_value);
+    // A declared default arrives even when it is empty ("default": ""), so the plugin
+    // always sees a value for such an option.
+    else if (spec.has_default || !spec.default_value.empty()) values_.emplace_back(spec.name, spec.default_value);
   }
   for (const auto& [name, value] : values_) {
     options_.push_back(bw_option{sizeof(bw_option), str(name), str(value)});

@@ -301,6 +301,7 @@ std::vector<OptionSpec> parseOptions(Checker& check, const Json& parent, const s
     }
     if (!check.ok()) break;
     if (const auto d = o.find("default"); d != o.end()) {
+      spec.has_default = true;
       if (d->is_string()) {
         spec.default_value = d->get<std::string>();
       } else if (d->is_boolean()) {
@@ -383,7 +384,7 @@ OrderedJson optionsToJson(const std::vector<OptionSpec>& options) {
     o["name"] = spec.name;
     o["type"] = toString(spec.type);
     if (spec.type == OptionSpec::Type::enumeration) o["choices"] = spec.choices;
-    if (!spec.default_value.empty()) {
+    if (spec.has_default || !spec.default_value.empty()) {
       // Typed where the type allows it, so the JSON reads naturally; text otherwise.
       // (Plain values rather than std::optional: g++ 12 -O2 warns falsely on the latter.)
       o["default"] = spec.default_value;

@@ -31,6 +31,9 @@ struct OptionSpec {
   bool required = false;
   std::vector<std::string> choices;  // for enumeration
   std::string doc;
+  // The schema declares a default (which may be the empty string): the option then always
+  // has a value, `default_value`, when a URI does not give one.
+  bool has_default = false;
 };
 
 // The name of an option type as manifests and docs write it ("string", "enum", ...).
