@@ -50,6 +50,10 @@ class AmqpPlugin : public sdk::Plugin {
               " (the consumer tag and connection name; set BUSWAY_NODE_ID or busway run "
               "--node-id to choose it)");
   }
+  // Endpoints (and their links) are gone before the plugin.
+  ~AmqpPlugin() override { releaseTlsLibrary(); }
+  AmqpPlugin(const AmqpPlugin&) = delete;
+  AmqpPlugin& operator=(const AmqpPlugin&) = delete;
   using Endpoints = sdk::List<AmqpEndpoint>;
 
   const std::string& nodeId() const noexcept { return node_id_; }

@@ -31,6 +31,8 @@ std::string statusText(int status) { return amqp_error_string2(status); }
 
 }  // namespace
 
+void releaseTlsLibrary() noexcept { (void)amqp_uninitialize_ssl_library(); }
+
 Link::Link(sdk::Host host, LinkSettings settings) : host_(host), settings_(std::move(settings)) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) {

@@ -213,4 +213,8 @@ class Link {
   std::function<void(Delivery&&)> handler_;  // the I/O thread's copy of on_delivery_
 };
 
+// Frees what rabbitmq-c set up process-wide for TLS (its OpenSSL BIO method), which it
+// otherwise keeps until exit. Call once no Link is left; with links open it does nothing.
+void releaseTlsLibrary() noexcept;
+
 }  // namespace busway::amqp
