@@ -6,7 +6,10 @@
  *  ECHO_ABI_MAJOR / ECHO_ABI_MINOR  the ABI it claims (manifest and descriptor)
  *  ECHO_FAIL_INIT                   init fails
  *  ECHO_NO_ENTRY                    no entry point
- *  ECHO_ID / ECHO_SCHEME            its id and scheme */
+ *  ECHO_ID / ECHO_SCHEME            its id and scheme
+ *  ECHO_INLINE                      its manifest asks for "inline_routes"
+ * Every variant counts the done callbacks that ran inside its own deliver call, on its
+ * thread (metric done_while_delivering): what "inline_routes" changes. */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +30,12 @@
 #define ECHO_SCHEME "echo"
 #endif
 
+#ifdef ECHO_INLINE
+#define ECHO_INLINE_FIELD "\"inline_routes\":true,"
+#else
+#define ECHO_INLINE_FIELD ""
+#endif
+
 #define STR2(x) #x
 #define STR(x) STR2(x)
 
@@ -34,7 +43,7 @@ __attribute__((section(".busway_manifest"), used)) static const char manifest[] 
     "{\"manifest_version\":1,\"id\":\"" ECHO_ID "\",\"name\":\"Echo test plugin\",\"version\":\"1.0.0\","
     "\"vendor\":\"busway tests\",\"license\":\"Apache-2.0\",\"status\":\"experimental\","
     "\"abi\":{\"major\":" STR(ECHO_ABI_MAJOR) ",\"minor\":" STR(ECHO_ABI_MINOR) "},"
-    "\"endpoints\":[{\"scheme\":\"" ECHO_SCHEME "\",\"consumer\":true,\"producer\":true,\"doc\":\"echo for tests\","
+    "\"endpoints\":[{\"scheme\":\"" ECHO_SCHEME "\",\"consumer\":true,\"producer\":true," ECHO_INLINE_FIELD "\"doc\":\"echo for tests\","
     "\"options\":[{\"name\":\"prefix\",\"type\":\"string\",\"default\":\"echo: \",\"doc\":\"put before the body\"},"
     "{\"name\":\"count\",\"type\":\"integer\",\"default\":\"3\",\"doc\":\"messages a consumer delivers\"}]}]}";
 
@@ -91,9 +100,12 @@ static bw_status ep_create(void* state, bw_str uri, bw_str path, const bw_option
 
 static void ep_destroy(void* ep) { free(ep); }
 
+static __thread int delivering; /* this thread is inside host_api->deliver */
+
 static void on_done(void* context, bw_status status, const bw_message* reply, bw_str error) {
   (void)context; (void)reply; (void)error;
   host_api->metric_add(host, s(status == BW_OK ? "acked" : "nacked"), 1.0);
+  if (delivering) host_api->metric_add(host, s("done_while_delivering"), 1.0);
 }
 
 static void tick(void* context) {
@@ -112,7 +124,9 @@ static void tick(void* context) {
     bw_message* m = host_api->message_new(host);
     host_api->message_set_body(m, s(body), s("text/plain"));
     host_api->message_header_set_int(m, s("tick"), c->sent);
+    delivering = 1;
     if (host_api->deliver(c->route, m, 0, on_done, c) != BW_OK) host_api->metric_add(host, s("refused"), 1.0);
+    delivering = 0;
   }
   if (c->sent < c->ep->count && host_api->schedule(host, 5, tick, c) == BW_OK) c->tick_pending = 1;
   pthread_mutex_unlock(&c->lock);

@@ -121,9 +121,10 @@ bw_status deliver(bw_route* route, bw_message* message_owned, int in_out, bw_del
   try {
     auto exchange = makeExchange(std::move(*message->target), in_out != 0 ? ExchangePattern::in_out : ExchangePattern::in_only);
     // The plugin called from its own thread (often its I/O thread): the route runs on the
-    // bus's pool and the plugin hears the outcome through `done`, its acknowledgement.
+    // bus's pool and the plugin hears the outcome through `done`, its acknowledgement. A
+    // consumer whose manifest says "inline_routes" lends its thread instead.
     ProcessorPtr processor = route->route;
-    boost::asio::post(route->executor, [processor, exchange, done, done_context, in_out] {
+    auto run = [processor, exchange, done, done_context, in_out] {
       runToCompletion(*processor, exchange, [exchange, done, done_context, in_out] {
         if (exchange->failed()) {
           const std::string text = exchange->error->describe();
@@ -138,7 +139,12 @@ bw_status deliver(bw_route* route, bw_message* message_owned, int in_out, bw_del
           done(done_context, BW_OK, nullptr, bw_str{nullptr, 0});
         }
       });
-    });
+    };
+    if (route->run_inline) {
+      run();
+    } else {
+      boost::asio::post(route->executor, std::move(run));
+    }
     return BW_OK;
   } catch (...) {
     return BW_ERR_TRANSIENT;

@@ -28,7 +28,8 @@ const std::vector<std::string> kTopKeys = {
     "manifest_version", "id",  "name",      "version", "vendor",       "license", "description",
     "status",           "abi", "endpoints", "formats", "transformers", "config"};
 const std::vector<std::string> kAbiKeys = {"major", "minor"};
-const std::vector<std::string> kEndpointKeys = {"scheme", "consumer", "producer", "doc", "options"};
+const std::vector<std::string> kEndpointKeys = {"scheme", "consumer", "producer", "inline_routes", "doc",
+                                                "options"};
 const std::vector<std::string> kOfferKeys = {"name", "doc", "options"};
 const std::vector<std::string> kOptionKeys = {"name",    "type",     "choices",
                                               "default", "required", "doc"};
@@ -353,11 +354,18 @@ std::vector<PluginManifest::Offer> parseOffers(Checker& check, const Json& root,
           "or '-' (for example acme-erp)");
       offer.consumer = check.boolean(o, at, "consumer");
       offer.producer = check.boolean(o, at, "producer");
+      offer.inline_routes = check.boolean(o, at, "inline_routes");
       if (check.ok() && !offer.consumer && !offer.producer) {
         check.fail(at,
                    "endpoint '" + offer.name +
                        "' is neither a consumer nor a producer; set \"consumer\": true "
                        "(it can start a route) and/or \"producer\": true (routes can send to it)");
+      }
+      if (check.ok() && offer.inline_routes && !offer.consumer) {
+        check.fail(join(at, "inline_routes"),
+                   "endpoint '" + offer.name +
+                       "' runs routes inline but is not a consumer; remove \"inline_routes\" "
+                       "or set \"consumer\": true");
       }
     } else {
       offer.name = check.name(
@@ -500,6 +508,7 @@ std::string PluginManifest::toJson() const {
     o["scheme"] = e.name;
     o["consumer"] = e.consumer;
     o["producer"] = e.producer;
+    if (e.inline_routes) o["inline_routes"] = true;
     o["doc"] = e.doc;
     o["options"] = optionsToJson(e.options);
     endpoint_list.push_back(std::move(o));

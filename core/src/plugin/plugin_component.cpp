@@ -44,10 +44,11 @@ class PluginProducer final : public Processor {
 class PluginConsumer final : public Consumer {
  public:
   PluginConsumer(std::shared_ptr<const Endpoint> owner, const bw_endpoint_api* api, void* endpoint, ProcessorPtr route,
-                 boost::asio::any_io_executor executor, std::string where)
+                 boost::asio::any_io_executor executor, bool inline_routes, std::string where)
       : owner_(std::move(owner)), api_(api), endpoint_(endpoint), route_(std::make_shared<bw_route>()) {
     route_->route = std::move(route);
     route_->executor = std::move(executor);
+    route_->run_inline = inline_routes;
     route_->where = std::move(where);
   }
   ~PluginConsumer() override { stop(); }
@@ -85,8 +86,14 @@ class PluginConsumer final : public Consumer {
 // ownership: a compiled route keeps its producers, not the endpoint objects.
 class PluginEndpoint final : public Endpoint, public std::enable_shared_from_this<PluginEndpoint> {
  public:
-  PluginEndpoint(Uri uri, LoadedPluginPtr plugin, const bw_endpoint_api* api, void* handle, boost::asio::any_io_executor executor)
-      : Endpoint(std::move(uri)), plugin_(plugin), api_(api), handle_(handle), executor_(std::move(executor)) {}
+  PluginEndpoint(Uri uri, LoadedPluginPtr plugin, const bw_endpoint_api* api, void* handle, boost::asio::any_io_executor executor,
+                 bool inline_routes)
+      : Endpoint(std::move(uri)),
+        plugin_(plugin),
+        api_(api),
+        handle_(handle),
+        executor_(std::move(executor)),
+        inline_routes_(inline_routes) {}
   ~PluginEndpoint() override {
     if (api_->destroy != nullptr) api_->destroy(handle_);
   }
@@ -102,7 +109,8 @@ class PluginEndpoint final : public Endpoint, public std::enable_shared_from_thi
       return Error(ErrorKind::invalid, uri().scheme + ": (plugin " + plugin_->id + ") only receives messages (to), it cannot start a route");
     }
     return std::unique_ptr<Consumer>(std::make_unique<PluginConsumer>(shared_from_this(), api_, handle_, std::move(route),
-                                                                      executor_, plugin_->id + " " + uri().redacted()));
+                                                                      executor_, inline_routes_,
+                                                                      plugin_->id + " " + uri().redacted()));
   }
 
  private:
@@ -110,6 +118,7 @@ class PluginEndpoint final : public Endpoint, public std::enable_shared_from_thi
   const bw_endpoint_api* api_;
   void* handle_;
   boost::asio::any_io_executor executor_;
+  bool inline_routes_;  // the manifest's "inline_routes"
 };
 
 // Used by `busway validate`: the URI was checked against the manifest, nothing is loaded.
@@ -161,7 +170,7 @@ class PluginEndpointComponent final : public Component {
     const bw_status status =
         api->create(plugin->state, str(uri.text), str(uri.path), options.data(), options.size(), &handle, &error.error);
     if (status != BW_OK) return Error(toErrorKind(status), errorText(error.error, status));
-    return EndpointPtr(std::make_shared<PluginEndpoint>(uri, plugin, api, handle, context.executor()));
+    return EndpointPtr(std::make_shared<PluginEndpoint>(uri, plugin, api, handle, context.executor(), offer_.inline_routes));
   }
 
  private:

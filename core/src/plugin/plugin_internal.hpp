@@ -62,6 +62,8 @@ struct bw_route {
   busway::ProcessorPtr route;
   boost::asio::any_io_executor executor;
   std::atomic<bool> open{true};
+  // The manifest's "inline_routes": deliver runs the route on the caller's thread.
+  bool run_inline = false;
   std::string where;  // "plugin-id scheme:" for messages
 };
 

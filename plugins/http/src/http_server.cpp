@@ -381,7 +381,8 @@ class Dispatcher {
       return;
     }
     if (pending->write_in_callback) {
-      server_.watch(pending);  // answers 504 if the route is too slow
+      // The manifest's inline_routes: a route without waits has answered already.
+      if (!pending->claimed.load()) server_.watch(pending);  // answers 504 if the route is too slow
       pending_ = std::move(pending);
       return;
     }

@@ -33,7 +33,7 @@ const char* kValid = R"({
       {"name": "max-body", "type": "size", "default": "10MB"},
       {"name": "mode", "type": "enum", "choices": ["fast", "safe"], "default": "safe", "doc": "Trade-off."}
     ]
-  }, {"scheme": "acme-erp+events", "consumer": true}],
+  }, {"scheme": "acme-erp+events", "consumer": true, "inline_routes": true}],
   "formats": [{"name": "acme-idoc", "doc": "IDoc <-> JSON.", "options": [{"name": "strict", "type": "boolean"}]}],
   "transformers": [{"name": "acme.normalise"}],
   "config": [{"name": "license-key", "type": "string", "required": true, "doc": "From ACME support."}]
@@ -56,7 +56,7 @@ bool sameOffers(const std::vector<PluginManifest::Offer>& a,
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (a[i].name != b[i].name || a[i].doc != b[i].doc || a[i].consumer != b[i].consumer ||
-        a[i].producer != b[i].producer || !sameOptions(a[i].options, b[i].options)) {
+        a[i].producer != b[i].producer || a[i].inline_routes != b[i].inline_routes || !sameOptions(a[i].options, b[i].options)) {
       return false;
     }
   }
@@ -89,8 +89,10 @@ TEST(PluginManifest, ParsesEveryField) {
   EXPECT_EQ(e.options[3].default_value, "false");
   EXPECT_EQ(e.options[5].type, OptionSpec::Type::enumeration);
   EXPECT_EQ(e.options[5].choices, (std::vector<std::string>{"fast", "safe"}));
+  EXPECT_FALSE(e.inline_routes);
   EXPECT_TRUE(m.endpoints[1].consumer);
   EXPECT_FALSE(m.endpoints[1].producer);
+  EXPECT_TRUE(m.endpoints[1].inline_routes);
   ASSERT_EQ(m.formats.size(), 1u);
   EXPECT_EQ(m.formats[0].options[0].type, OptionSpec::Type::boolean);
   ASSERT_EQ(m.transformers.size(), 1u);
@@ -198,6 +200,8 @@ INSTANTIATE_TEST_SUITE_P(
         Mistake{"/endpoints/1/consumer", false,
                 "field 'endpoints[1]': endpoint 'acme-erp+events' is neither a "
                 "consumer nor a producer"},
+        Mistake{"/endpoints/1/inline_routes", "yes",
+                "field 'endpoints[1].inline_routes': expected true or false, found a string"},
         Mistake{"/endpoints/0/name", "x", "field 'endpoints[0].name': unknown field"},
         Mistake{"/endpoints/0/options/0/name", removed(),
                 "field 'endpoints[0].options[0].name': is required"},
@@ -257,6 +261,19 @@ INSTANTIATE_TEST_SUITE_P(
                 Json::array({Json::object({{"name", "a"}, {"type", "string"}}),
                              Json::object({{"name", "a"}, {"type", "integer"}})}),
                 "field 'config[1].name': option 'a' is declared twice"}));
+
+// Only a consumer calls deliver, so only a consumer can lend its thread to routes.
+TEST(PluginManifest, RefusesInlineRoutesOnAnEndpointThatOnlySends) {
+  auto doc = Json::parse(kValid);
+  doc["endpoints"][0]["consumer"] = false;
+  doc["endpoints"][0]["inline_routes"] = true;
+  const auto r = PluginManifest::fromJson(doc.dump());
+  ASSERT_FALSE(r.ok());
+  EXPECT_NE(r.error().message.find("field 'endpoints[0].inline_routes': endpoint 'acme-erp' runs routes inline but "
+                                   "is not a consumer"),
+            std::string::npos)
+      << r.error().message;
+}
 
 TEST(PluginManifest, RefusesManifestsThatOfferNothingOrAreNotJson) {
   auto doc = Json::parse(kValid);

@@ -94,6 +94,38 @@ TEST(PluginHost, ConsumerDeliveriesAreAcknowledgedWhenTheRouteIsDone) {
   EXPECT_EQ(metrics["nacked"], 2);
 }
 
+// "inline_routes" in a manifest: the route runs on the thread that called deliver, so a
+// route without waits is done (and acknowledged) before deliver returns. Without it the
+// route always runs on the bus's pool.
+TEST(PluginHost, AnInlineRoutesConsumerRunsTheRouteOnItsOwnThread) {
+  TempDir dir;
+  LiveBus bus;
+  PluginHost host(bus.h.context(), {pluginFolder(dir, {"echo_plugin", "echo_inline_plugin"})}, {});
+  EXPECT_TRUE(host.scan().empty());
+  bus.h.load(RouteHarness::table(LiveBus::aliveRoute() + R"(
+    <route id="pooled"><from uri="echo:p?count=4"/><to uri="mock:pooled"/></route>
+    <route id="inline"><from uri="echoinline:i?count=4"/><set-header name="seen" constant="yes"/><to uri="mock:inline"/></route>
+    <route id="inline-failing"><from uri="echoinline:f?count=2"/><to uri="mock:never?fail=100&amp;fail-kind=permanent"/></route>)"));
+  ASSERT_TRUE(bus.h.mock("pooled").waitFor(4));
+  ASSERT_TRUE(bus.h.mock("inline").waitFor(4));
+  EXPECT_EQ(bus.h.mock("inline").messages()[0].headers().text("seen"), "yes");
+  std::map<std::string, double> pooled;
+  std::map<std::string, double> inlined;
+  const auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (std::chrono::steady_clock::now() < deadline) {
+    pooled = host.metrics("echo");
+    inlined = host.metrics("echo-inline");
+    if (pooled["acked"] == 4 && inlined["acked"] == 4 && inlined["nacked"] == 2) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  EXPECT_EQ(pooled["acked"], 4);
+  EXPECT_EQ(pooled["done_while_delivering"], 0);
+  EXPECT_EQ(inlined["acked"], 4);
+  EXPECT_EQ(inlined["nacked"], 2);  // a failure inline is refused back the same way
+  EXPECT_EQ(inlined["done_while_delivering"], 6);
+  bus.expectAlive();
+}
+
 TEST(PluginHost, RefusesAPluginBuiltForAnotherAbiMajorNamingBothVersions) {
   TempDir dir;
   LiveBus bus;
