@@ -1,6 +1,7 @@
 #include "link.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <limits>
@@ -31,7 +32,14 @@ std::string statusText(int status) { return amqp_error_string2(status); }
 
 }  // namespace
 
-void releaseTlsLibrary() noexcept { (void)amqp_uninitialize_ssl_library(); }
+namespace {
+// rabbitmq-c asserts when its TLS state is released without ever having been set up.
+std::atomic<bool> tls_used{false};
+}  // namespace
+
+void releaseTlsLibrary() noexcept {
+  if (tls_used.load()) (void)amqp_uninitialize_ssl_library();
+}
 
 Link::Link(sdk::Host host, LinkSettings settings) : host_(host), settings_(std::move(settings)) {
   wake_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -225,6 +233,7 @@ bool Link::connect(std::string& error) {
 
 bool Link::setUp(std::string& error) {
   const Address& address = settings_.address;
+  if (settings_.tls) tls_used = true;
   amqp_socket_t* socket = settings_.tls ? amqp_ssl_socket_new(conn_) : amqp_tcp_socket_new(conn_);
   if (socket == nullptr) {
     error = "cannot create a socket";
