@@ -1,8 +1,6 @@
 // Guards the plugin ABI: the current sdk/include/busway/plugin.h must stay compatible with
 // the header as released (tests/abi/plugin-abi-1.0.h). Within major version 1 a field or
 // function may only be appended; removing, reordering or retyping one fails here, naming it.
-#include <gtest/gtest.h>
-
 #include <cstddef>
 #include <fstream>
 #include <map>
@@ -10,6 +8,8 @@
 #include <set>
 #include <sstream>
 #include <string>
+
+#include <gtest/gtest.h>
 
 namespace released {
 #include "plugin-abi-1.0.h"
@@ -38,8 +38,9 @@ std::vector<Field>& fields() {
   return all;
 }
 
-#define BW_CHECK_FIELD(S, F)                                                                                       \
-  fields().push_back(Field{#S, #F, offsetof(released::S, F), sizeof(released::S::F), offsetof(::S, F), sizeof(::S::F)})
+#define BW_CHECK_FIELD(S, F)                                                         \
+  fields().push_back(Field{#S, #F, offsetof(released::S, F), sizeof(released::S::F), \
+                           offsetof(::S, F), sizeof(::S::F)})
 
 void collect() {
   if (!fields().empty()) return;
@@ -124,8 +125,10 @@ std::map<std::string, std::vector<std::string>> releasedMembers() {
     std::string decl;
     while (std::getline(decls, decl, ';')) {
       std::smatch m;
-      if (std::regex_search(decl, m, std::regex(R"(\(\*(\w+)\))"))) out[name].push_back(m[1]);
-      else if (std::regex_search(decl, m, std::regex(R"((\w+)\s*$)"))) out[name].push_back(m[1]);
+      if (std::regex_search(decl, m, std::regex(R"(\(\*(\w+)\))")))
+        out[name].push_back(m[1]);
+      else if (std::regex_search(decl, m, std::regex(R"((\w+)\s*$)")))
+        out[name].push_back(m[1]);
     }
   }
   return out;
@@ -137,13 +140,15 @@ TEST(PluginAbi, TheFieldListCoversEveryMemberOfTheReleasedHeader) {
   for (const auto& f : fields()) checked[f.strct].push_back(f.field);
   const auto members = releasedMembers();
   ASSERT_FALSE(members.empty());
-  EXPECT_EQ(checked, members) << "tests/abi/plugin_abi_test.cpp must check every member of the released header";
+  EXPECT_EQ(checked, members)
+      << "tests/abi/plugin_abi_test.cpp must check every member of the released header";
 }
 
 TEST(PluginAbi, EveryReleasedFieldKeepsItsPlaceAndSize) {
   collect();
   for (const auto& f : fields()) {
-    EXPECT_EQ(f.current_offset, f.released_offset) << f.strct << "::" << f.field << " moved: fields may only be appended";
+    EXPECT_EQ(f.current_offset, f.released_offset)
+        << f.strct << "::" << f.field << " moved: fields may only be appended";
     EXPECT_EQ(f.current_size, f.released_size) << f.strct << "::" << f.field << " changed its type";
   }
 }
@@ -170,7 +175,8 @@ TEST(PluginAbi, StatusValuesAndVersionsAreKept) {
   EXPECT_EQ(BW_ERR_TIMEOUT, released::BW_ERR_TIMEOUT);
   EXPECT_EQ(BW_ERR_REJECTED, released::BW_ERR_REJECTED);
   EXPECT_EQ(BW_ERR_UNSUPPORTED, released::BW_ERR_UNSUPPORTED);
-  EXPECT_EQ(BW_ABI_MAJOR, kReleasedMajor) << "a new major needs a new released header and a new test";
+  EXPECT_EQ(BW_ABI_MAJOR, kReleasedMajor)
+      << "a new major needs a new released header and a new test";
   EXPECT_GE(BW_ABI_MINOR, kReleasedMinor);
   EXPECT_STREQ(BW_ENTRY_SYMBOL, "busway_plugin_entry");
   EXPECT_STREQ(BW_MANIFEST_SECTION, ".busway_manifest");

@@ -1,8 +1,8 @@
 // Predicate evaluation rates on realistic messages. Run a release build:
 //   expression_bench --benchmark_min_time=1
-#include <benchmark/benchmark.h>
-
 #include <string>
+
+#include <benchmark/benchmark.h>
 
 #include "busway/expression/expression.hpp"
 
@@ -15,14 +15,18 @@ std::string orderBody() {
   std::string items;
   for (int i = 0; i < 6; ++i) {
     if (i) items += ',';
-    items += R"({"sku":"SKU-)" + std::to_string(1000 + i) + R"(","name":"Widget number )" + std::to_string(i) +
-             R"(","qty":)" + std::to_string(i + 1) + R"(,"price":)" + std::to_string(9.95 + i) + "}";
+    items += R"({"sku":"SKU-)" + std::to_string(1000 + i) + R"(","name":"Widget number )" +
+             std::to_string(i) + R"(","qty":)" + std::to_string(i + 1) + R"(,"price":)" +
+             std::to_string(9.95 + i) + "}";
   }
-  std::string body = R"({"order":{"id":"ORD-2024-000173","created":"2024-05-01T12:34:56Z",)"
-                     R"("customer":{"id":"C-88231","name":"Ada Lovelace","email":"ada@example.com",)"
-                     R"("address":{"street":"Keizersgracht 123","city":"Amsterdam","zip":"1015 CJ"}},)"
-                     R"("items":[)" + items + R"(],"notes":"Leave the parcel with the neighbours if nobody is home.",)"
-                     R"("total":149.5,"currency":"EUR","country":"NL"}})";
+  std::string body =
+      R"({"order":{"id":"ORD-2024-000173","created":"2024-05-01T12:34:56Z",)"
+      R"("customer":{"id":"C-88231","name":"Ada Lovelace","email":"ada@example.com",)"
+      R"("address":{"street":"Keizersgracht 123","city":"Amsterdam","zip":"1015 CJ"}},)"
+      R"("items":[)" +
+      items +
+      R"(],"notes":"Leave the parcel with the neighbours if nobody is home.",)"
+      R"("total":149.5,"currency":"EUR","country":"NL"}})";
   return body;
 }
 
@@ -30,7 +34,8 @@ const std::string& body1k() {
   static const std::string body = [] {
     std::string b = orderBody();
     // Pad to ~1 KB with a field the predicate does not read.
-    b.insert(b.size() - 2, R"(,"padding":")" + std::string(b.size() < 1010 ? 1010 - b.size() : 0, 'x') + "\"");
+    b.insert(b.size() - 2,
+             R"(,"padding":")" + std::string(b.size() < 1010 ? 1010 - b.size() : 0, 'x') + "\"");
     return b;
   }();
   return body;

@@ -3,9 +3,9 @@
 //   (c) a five-step pipeline.
 // Every iteration builds a new message (and, for (b), a new body from bytes) as a consumer
 // would, so cached parses do not flatter the figures.
-#include <benchmark/benchmark.h>
-
 #include <stdexcept>
+
+#include <benchmark/benchmark.h>
 
 #include "busway/config/table_loader.hpp"
 #include "busway/endpoint/component_registry.hpp"
@@ -38,10 +38,12 @@ constexpr const char* kTable = R"(<routes xmlns="urn:busway:routes:1">
 </routes>)";
 
 std::string orderJson() {
-  std::string json = R"({"order":{"id":"A-1001","country":"NL","total":250.5,"currency":"EUR","customer":{"id":"C-77","name":"Jansen","email":"jansen@example.com"},"lines":[)";
+  std::string json =
+      R"({"order":{"id":"A-1001","country":"NL","total":250.5,"currency":"EUR","customer":{"id":"C-77","name":"Jansen","email":"jansen@example.com"},"lines":[)";
   for (int i = 0; json.size() < 960; ++i) {
     if (i > 0) json += ',';
-    json += R"({"sku":"SKU-)" + std::to_string(1000 + i) + R"(","qty":)" + std::to_string(i % 5 + 1) + R"(,"price":12.5})";
+    json += R"({"sku":"SKU-)" + std::to_string(1000 + i) + R"(","qty":)" +
+            std::to_string(i % 5 + 1) + R"(,"price":12.5})";
   }
   json += "]}}";
   return json;
@@ -56,7 +58,8 @@ struct Fixture {
     busway::Diagnostics diagnostics;
     auto table = busway::loadTableFromString(kTable, "bench.xml", ".", diagnostics);
     auto compiled = busway::compileTable(table, context, diagnostics);
-    if (!compiled || !bus.activate(std::move(compiled), diagnostics)) throw std::runtime_error(diagnostics.toString());
+    if (!compiled || !bus.activate(std::move(compiled), diagnostics))
+      throw std::runtime_error(diagnostics.toString());
     a = producer("direct:a");
     b = producer("direct:b");
     c = producer("direct:c");
@@ -71,7 +74,8 @@ struct Fixture {
 };
 
 void run(busway::Processor& p, const busway::ExchangePtr& exchange, benchmark::State& state) {
-  if (!p.process(exchange, [] {}) || exchange->failed()) state.SkipWithError("route did not complete synchronously");
+  if (!p.process(exchange, [] {}) || exchange->failed())
+    state.SkipWithError("route did not complete synchronously");
 }
 
 void BM_RouteHeaderPredicate(benchmark::State& state) {

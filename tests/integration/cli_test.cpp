@@ -1,8 +1,8 @@
 // The `busway` command line, run as a user would run it.
-#include <gtest/gtest.h>
-
 #include <csignal>
 #include <filesystem>
+
+#include <gtest/gtest.h>
 
 #include "child_process.hpp"
 
@@ -16,12 +16,15 @@ const std::string kData = std::string(BUSWAY_SOURCE_DIR) + "/tests/data";
 
 int count(const std::string& haystack, const std::string& needle) {
   int n = 0;
-  for (auto pos = haystack.find(needle); pos != std::string::npos; pos = haystack.find(needle, pos + 1)) ++n;
+  for (auto pos = haystack.find(needle); pos != std::string::npos;
+       pos = haystack.find(needle, pos + 1))
+    ++n;
   return n;
 }
 
 TEST(CliValidate, ValidTableExitsZero) {
-  const auto r = runCommand({kBusway, "validate", kData + "/valid/timer-choice-split-aggregate.xml"});
+  const auto r =
+      runCommand({kBusway, "validate", kData + "/valid/timer-choice-split-aggregate.xml"});
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("valid (1 route"), std::string::npos) << r.out;
   EXPECT_EQ(r.err, "");
@@ -32,9 +35,14 @@ TEST(CliValidate, FiveMistakesArePrintedWithPositionsAndExitOne) {
   const auto r = runCommand({kBusway, "validate", file});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
   EXPECT_NE(r.err.find(file + ":5:5: error: unknown element <filtre>"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(file + ":6:14: error: unknown endpoint 'invntory' (did you mean 'inventory'?)"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(file + ":7:27: error: invalid xpath expression"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find(file + ":8:50: error: invalid jsonpath expression"), std::string::npos) << r.err;
+  EXPECT_NE(
+      r.err.find(file + ":6:14: error: unknown endpoint 'invntory' (did you mean 'inventory'?)"),
+      std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(file + ":7:27: error: invalid xpath expression"), std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find(file + ":8:50: error: invalid jsonpath expression"), std::string::npos)
+      << r.err;
   EXPECT_NE(r.err.find(file + ":13:5: error: malformed XML"), std::string::npos) << r.err;
   EXPECT_EQ(count(r.err, ": error: "), 5) << r.err;
   EXPECT_NE(r.out.find("invalid, 5 errors"), std::string::npos) << r.out;
@@ -63,11 +71,16 @@ TEST(CliGraph, DrawsDotAndMermaid) {
 }
 
 TEST(CliRun, TimerChoiceSplitAggregateLogProducesTheExpectedMessages) {
-  const auto r = runCommand({kBusway, "run", "--for", "2s", kData + "/valid/timer-choice-split-aggregate.xml"}, 30s);
+  const auto r = runCommand(
+      {kBusway, "run", "--for", "2s", kData + "/valid/timer-choice-split-aggregate.xml"}, 30s);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(count(r.err, "[item] "), 12) << r.err;
-  EXPECT_NE(r.err.find("[result] odd: [\"a1\",\"b1\",\"c1\",\"a3\",\"b3\",\"c3\"]"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("[result] even: [\"a2\",\"b2\",\"c2\",\"a4\",\"b4\",\"c4\"]"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("[result] odd: [\"a1\",\"b1\",\"c1\",\"a3\",\"b3\",\"c3\"]"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("[result] even: [\"a2\",\"b2\",\"c2\",\"a4\",\"b4\",\"c4\"]"),
+            std::string::npos)
+      << r.err;
   EXPECT_EQ(count(r.err, "[result] "), 2) << r.err;
   EXPECT_NE(r.err.find("stopped cleanly"), std::string::npos) << r.err;
 }
@@ -80,7 +93,8 @@ TEST(CliRun, InvalidTableDoesNotStart) {
 
 std::string tickTable(const std::string& version) {
   return R"(<routes xmlns="urn:busway:routes:1"><route id="tick"><from uri="timer:t?period=50ms"/>)"
-         R"(<log category="tick" message=")" + version + R"( tick ${header.timer.count}"/></route></routes>)";
+         R"(<log category="tick" message=")" +
+         version + R"( tick ${header.timer.count}"/></route></routes>)";
 }
 
 TEST(CliRun, ReloadsOnFileChangeAndKeepsTheOldTableWhenTheNewOneIsInvalid) {
@@ -91,7 +105,9 @@ TEST(CliRun, ReloadsOnFileChangeAndKeepsTheOldTableWhenTheNewOneIsInvalid) {
   ASSERT_TRUE(bus.waitForOutput("v1 tick 3", 10s)) << bus.err();
 
   // A broken table: refused with its position, the running one keeps ticking.
-  dir.write("routes.xml", "<routes xmlns=\"urn:busway:routes:1\">\n  <route id=\"tick\"><from uri=\"timer:t?period=fast\"/></route>\n</routes>");
+  dir.write("routes.xml",
+            "<routes xmlns=\"urn:busway:routes:1\">\n  <route id=\"tick\"><from "
+            "uri=\"timer:t?period=fast\"/></route>\n</routes>");
   ASSERT_TRUE(bus.waitForOutput("the running table (generation 1) stays", 10s)) << bus.err();
   EXPECT_NE(bus.err().find("routes.xml:2:"), std::string::npos) << bus.err();
   const auto ticks_before = count(bus.err(), "v1 tick");
@@ -118,22 +134,28 @@ TEST(CliRun, ReloadsOnFileChangeAndKeepsTheOldTableWhenTheNewOneIsInvalid) {
 namespace busway::testing {
 namespace {
 
-const std::string kEchoPlugin = std::string(BUSWAY_BINARY_DIR) + "/tests/test-plugins/echo_plugin/echo_plugin.so";
+const std::string kEchoPlugin =
+    std::string(BUSWAY_BINARY_DIR) + "/tests/test-plugins/echo_plugin/echo_plugin.so";
 
 TEST(CliPlugins, ValidateChecksPluginUriOptionsAgainstTheManifestWithoutLoading) {
   TempDir dir;
   const std::string plugins = dir.file("plugins");
   std::filesystem::create_directories(plugins);
   std::filesystem::copy_file(kEchoPlugin, plugins + "/echo_plugin.so");
-  const std::string table = dir.write("routes.xml",
-                                      "<routes xmlns=\"urn:busway:routes:1\">\n"
-                                      "  <route id=\"r\"><from uri=\"direct:a\"/><to uri=\"echo:x?prefx=1\"/></route>\n"
-                                      "</routes>");
+  const std::string table =
+      dir.write("routes.xml",
+                "<routes xmlns=\"urn:busway:routes:1\">\n"
+                "  <route id=\"r\"><from uri=\"direct:a\"/><to uri=\"echo:x?prefx=1\"/></route>\n"
+                "</routes>");
   const auto r = runCommand({kBusway, "validate", "--plugin-path", plugins, table});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
-  EXPECT_NE(r.err.find("routes.xml:2:48: error: unknown option 'prefx' for echo: (did you mean 'prefix'?)"), std::string::npos)
+  EXPECT_NE(
+      r.err.find(
+          "routes.xml:2:48: error: unknown option 'prefx' for echo: (did you mean 'prefix'?)"),
+      std::string::npos)
       << r.err;
-  EXPECT_EQ(r.err.find("echo plugin ready"), std::string::npos) << "validate must not load (init) the plugin";
+  EXPECT_EQ(r.err.find("echo plugin ready"), std::string::npos)
+      << "validate must not load (init) the plugin";
 }
 
 TEST(CliPlugins, APluginDroppedIntoThePluginFolderIsPickedUpWithoutARestart) {
@@ -146,16 +168,19 @@ TEST(CliPlugins, APluginDroppedIntoThePluginFolderIsPickedUpWithoutARestart) {
   ASSERT_TRUE(bus.waitForOutput("v1 tick 2", 10s)) << bus.err();
 
   // A table that needs the echo: scheme is refused while no plugin offers it...
-  dir.write("routes.xml", R"(<routes xmlns="urn:busway:routes:1"><route id="ask">)"
-                          R"(<from uri="timer:ask?period=100ms"/><set-body>ping</set-body>)"
-                          R"(<to uri="echo:x?prefix=pong%20to%20" pattern="in-out"/><log category="answer" message="${body}"/>)"
-                          R"(</route></routes>)");
+  dir.write(
+      "routes.xml",
+      R"(<routes xmlns="urn:busway:routes:1"><route id="ask">)"
+      R"(<from uri="timer:ask?period=100ms"/><set-body>ping</set-body>)"
+      R"(<to uri="echo:x?prefix=pong%20to%20" pattern="in-out"/><log category="answer" message="${body}"/>)"
+      R"(</route></routes>)");
   ASSERT_TRUE(bus.waitForOutput("no component for scheme 'echo'", 10s)) << bus.err();
   // ...and runs once the plugin is dropped into the folder.
   std::filesystem::copy_file(kEchoPlugin, plugins + "/.echo.tmp");
   std::filesystem::rename(plugins + "/.echo.tmp", plugins + "/echo_plugin.so");
   ASSERT_TRUE(bus.waitForOutput("[answer] pong to ping", 15s)) << bus.err();
-  EXPECT_NE(bus.err().find("reloading the routing table (plugins changed)"), std::string::npos) << bus.err();
+  EXPECT_NE(bus.err().find("reloading the routing table (plugins changed)"), std::string::npos)
+      << bus.err();
   EXPECT_EQ(bus.stop(), 0) << bus.err();
 }
 

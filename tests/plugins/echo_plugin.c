@@ -76,21 +76,28 @@ static void set_error(bw_error* error, const char* text) {
   }
 }
 
-static bw_status ep_create(void* state, bw_str uri, bw_str path, const bw_option* options, size_t n, void** out,
-                           bw_error* error) {
-  (void)state; (void)uri; (void)path;
+static bw_status ep_create(void* state, bw_str uri, bw_str path, const bw_option* options, size_t n,
+                           void** out, bw_error* error) {
+  (void)state;
+  (void)uri;
+  (void)path;
   endpoint* ep = calloc(1, sizeof *ep);
-  if (!ep) { set_error(error, "out of memory"); return BW_ERR_TRANSIENT; }
+  if (!ep) {
+    set_error(error, "out of memory");
+    return BW_ERR_TRANSIENT;
+  }
   strcpy(ep->prefix, "echo: ");
   ep->count = 3;
   for (size_t i = 0; i < n; ++i) {
     if (options[i].name.size == 6 && memcmp(options[i].name.data, "prefix", 6) == 0) {
-      size_t len = options[i].value.size < sizeof ep->prefix - 1 ? options[i].value.size : sizeof ep->prefix - 1;
+      size_t len = options[i].value.size < sizeof ep->prefix - 1 ? options[i].value.size
+                                                                 : sizeof ep->prefix - 1;
       memcpy(ep->prefix, options[i].value.data, len);
       ep->prefix[len] = 0;
     } else if (options[i].name.size == 5 && memcmp(options[i].name.data, "count", 5) == 0) {
       char number[32] = {0};
-      memcpy(number, options[i].value.data, options[i].value.size < 31 ? options[i].value.size : 31);
+      memcpy(number, options[i].value.data,
+             options[i].value.size < 31 ? options[i].value.size : 31);
       ep->count = atoi(number);
     }
   }
@@ -103,7 +110,9 @@ static void ep_destroy(void* ep) { free(ep); }
 static __thread int delivering; /* this thread is inside host_api->deliver */
 
 static void on_done(void* context, bw_status status, const bw_message* reply, bw_str error) {
-  (void)context; (void)reply; (void)error;
+  (void)context;
+  (void)reply;
+  (void)error;
   host_api->metric_add(host, s(status == BW_OK ? "acked" : "nacked"), 1.0);
   if (delivering) host_api->metric_add(host, s("done_while_delivering"), 1.0);
 }
@@ -125,7 +134,8 @@ static void tick(void* context) {
     host_api->message_set_body(m, s(body), s("text/plain"));
     host_api->message_header_set_int(m, s("tick"), c->sent);
     delivering = 1;
-    if (host_api->deliver(c->route, m, 0, on_done, c) != BW_OK) host_api->metric_add(host, s("refused"), 1.0);
+    if (host_api->deliver(c->route, m, 0, on_done, c) != BW_OK)
+      host_api->metric_add(host, s("refused"), 1.0);
     delivering = 0;
   }
   if (c->sent < c->ep->count && host_api->schedule(host, 5, tick, c) == BW_OK) c->tick_pending = 1;
@@ -177,12 +187,14 @@ static bw_status ep_send(void* ep_ptr, bw_sending* sending, bw_error* error) {
   return BW_PENDING;
 }
 
-static const bw_endpoint_api echo_endpoint = {sizeof(bw_endpoint_api), ECHO_SCHEME, ep_create, ep_destroy, ep_start,
-                                              ep_stop, ep_send};
+static const bw_endpoint_api echo_endpoint = {
+    sizeof(bw_endpoint_api), ECHO_SCHEME, ep_create, ep_destroy, ep_start, ep_stop, ep_send};
 static const bw_endpoint_api* const endpoints[] = {&echo_endpoint};
 
-static bw_status init(const bw_host_api* api, bw_host* h, const bw_option* config, size_t n, void** state, bw_error* error) {
-  (void)config; (void)n;
+static bw_status init(const bw_host_api* api, bw_host* h, const bw_option* config, size_t n,
+                      void** state, bw_error* error) {
+  (void)config;
+  (void)n;
   host_api = api;
   host = h;
   *state = NULL;
@@ -196,16 +208,31 @@ static bw_status init(const bw_host_api* api, bw_host* h, const bw_option* confi
 #endif
 }
 
-static void drain(void* state, uint64_t timeout_ms) { (void)state; (void)timeout_ms; }
+static void drain(void* state, uint64_t timeout_ms) {
+  (void)state;
+  (void)timeout_ms;
+}
 static void destroy(void* state) { (void)state; }
 
-static const bw_plugin_descriptor descriptor = {
-    sizeof(bw_plugin_descriptor), ECHO_ABI_MAJOR, ECHO_ABI_MINOR, ECHO_ID, "1.0.0", init, drain, destroy,
-    endpoints, 1, NULL, 0, NULL, 0};
+static const bw_plugin_descriptor descriptor = {sizeof(bw_plugin_descriptor),
+                                                ECHO_ABI_MAJOR,
+                                                ECHO_ABI_MINOR,
+                                                ECHO_ID,
+                                                "1.0.0",
+                                                init,
+                                                drain,
+                                                destroy,
+                                                endpoints,
+                                                1,
+                                                NULL,
+                                                0,
+                                                NULL,
+                                                0};
 
 #ifndef ECHO_NO_ENTRY
 BW_EXPORT const bw_plugin_descriptor* busway_plugin_entry(uint32_t major, uint32_t minor) {
-  (void)major; (void)minor;
+  (void)major;
+  (void)minor;
   return &descriptor;
 }
 #else

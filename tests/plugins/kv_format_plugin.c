@@ -3,19 +3,22 @@
  * an object back as lines. Options: separator (string, default "="), and upper-case-keys
  * (boolean, default false) for marshal. Only what the tests need: flat objects of strings
  * without escapes. The real formats live in plugins/ (csv, json, xml, ...). */
-#include <busway/plugin.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <busway/plugin.h>
+
 __attribute__((section(".busway_manifest"), used)) static const char manifest[] =
-    "{\"manifest_version\":1,\"id\":\"kv-format\",\"name\":\"KV test format\",\"version\":\"1.0.0\","
+    "{\"manifest_version\":1,\"id\":\"kv-format\",\"name\":\"KV test "
+    "format\",\"version\":\"1.0.0\","
     "\"vendor\":\"busway tests\",\"license\":\"Apache-2.0\",\"status\":\"experimental\","
     "\"abi\":{\"major\":1,\"minor\":0},"
     "\"formats\":[{\"name\":\"kv\",\"doc\":\"key=value lines <-> flat JSON object\","
-    "\"options\":[{\"name\":\"separator\",\"type\":\"string\",\"default\":\"=\",\"doc\":\"between key and value\"},"
-    "{\"name\":\"upper-case-keys\",\"type\":\"boolean\",\"default\":\"false\",\"doc\":\"marshal keys in upper case\"}]}]}";
+    "\"options\":[{\"name\":\"separator\",\"type\":\"string\",\"default\":\"=\",\"doc\":\"between "
+    "key and value\"},"
+    "{\"name\":\"upper-case-keys\",\"type\":\"boolean\",\"default\":\"false\",\"doc\":\"marshal "
+    "keys in upper case\"}]}]}";
 
 static const bw_host_api* host_api;
 
@@ -25,12 +28,16 @@ typedef struct kv {
 } kv;
 
 static void set_error(bw_error* error, const char* text) {
-  if (error && error->message && error->capacity > 0) snprintf(error->message, error->capacity, "%s", text);
+  if (error && error->message && error->capacity > 0)
+    snprintf(error->message, error->capacity, "%s", text);
 }
 
-static int is(bw_str s, const char* text) { return s.size == strlen(text) && memcmp(s.data, text, s.size) == 0; }
+static int is(bw_str s, const char* text) {
+  return s.size == strlen(text) && memcmp(s.data, text, s.size) == 0;
+}
 
-static bw_status create(void* state, const bw_option* options, size_t n, void** out, bw_error* error) {
+static bw_status create(void* state, const bw_option* options, size_t n, void** out,
+                        bw_error* error) {
   (void)state;
   kv* f = calloc(1, sizeof *f);
   if (!f) return BW_ERR_PERMANENT;
@@ -84,7 +91,8 @@ static bw_status marshal(void* format, bw_message* message, bw_error* error) {
     }
     size_t k = ++i;
     while (i < body.size && p[i] != '"') ++i;
-    for (size_t j = k; j < i; ++j) out[o++] = f->upper && p[j] >= 'a' && p[j] <= 'z' ? (char)(p[j] - 32) : p[j];
+    for (size_t j = k; j < i; ++j)
+      out[o++] = f->upper && p[j] >= 'a' && p[j] <= 'z' ? (char)(p[j] - 32) : p[j];
     for (const char* s = f->separator; *s; ++s) out[o++] = *s;
     ++i;
     while (i < body.size && (p[i] == ':' || p[i] == ' ')) ++i;
@@ -152,22 +160,43 @@ static bw_status unmarshal(void* format, bw_message* message, bw_error* error) {
   return status;
 }
 
-static const bw_format_api kv_format = {sizeof(bw_format_api), "kv", create, destroy_format, marshal, unmarshal};
+static const bw_format_api kv_format = {sizeof(bw_format_api), "kv",    create,
+                                        destroy_format,        marshal, unmarshal};
 static const bw_format_api* const formats[] = {&kv_format};
 
-static bw_status init(const bw_host_api* api, bw_host* h, const bw_option* config, size_t n, void** state, bw_error* error) {
-  (void)h; (void)config; (void)n; (void)error;
+static bw_status init(const bw_host_api* api, bw_host* h, const bw_option* config, size_t n,
+                      void** state, bw_error* error) {
+  (void)h;
+  (void)config;
+  (void)n;
+  (void)error;
   host_api = api;
   *state = NULL;
   return BW_OK;
 }
-static void drain(void* state, uint64_t timeout_ms) { (void)state; (void)timeout_ms; }
+static void drain(void* state, uint64_t timeout_ms) {
+  (void)state;
+  (void)timeout_ms;
+}
 static void destroy(void* state) { (void)state; }
 
-static const bw_plugin_descriptor descriptor = {
-    sizeof(bw_plugin_descriptor), 1, 0, "kv-format", "1.0.0", init, drain, destroy, NULL, 0, formats, 1, NULL, 0};
+static const bw_plugin_descriptor descriptor = {sizeof(bw_plugin_descriptor),
+                                                1,
+                                                0,
+                                                "kv-format",
+                                                "1.0.0",
+                                                init,
+                                                drain,
+                                                destroy,
+                                                NULL,
+                                                0,
+                                                formats,
+                                                1,
+                                                NULL,
+                                                0};
 
 BW_EXPORT const bw_plugin_descriptor* busway_plugin_entry(uint32_t major, uint32_t minor) {
-  (void)major; (void)minor;
+  (void)major;
+  (void)minor;
   return &descriptor;
 }

@@ -1,17 +1,17 @@
 #include "child_process.hpp"
 
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <thread>
+
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <cstring>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
-#include <thread>
 
 namespace busway::testing {
 namespace {
@@ -39,7 +39,8 @@ ChildProcess::~ChildProcess() {
 
 bool ChildProcess::start(const std::vector<std::string>& argv, const std::string& log_dir,
                          const std::map<std::string, std::string>& extra_env) {
-  const std::string stem = log_dir + "/proc-" + std::to_string(::getpid()) + "-" + std::to_string(counter());
+  const std::string stem =
+      log_dir + "/proc-" + std::to_string(::getpid()) + "-" + std::to_string(counter());
   out_path_ = stem + ".out";
   err_path_ = stem + ".err";
   const pid_t pid = ::fork();

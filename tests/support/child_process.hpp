@@ -3,13 +3,13 @@
 // Starts a program for a test, with its output in files, and stops it by PID (never by
 // name). Used for the busway binary and for the real servers integration tests start.
 
-#include <sys/types.h>
-
 #include <chrono>
 #include <map>
 #include <optional>
 #include <string>
 #include <vector>
+
+#include <sys/types.h>
 
 namespace busway::testing {
 
@@ -50,7 +50,8 @@ struct CommandResult {
   std::string out;
   std::string err;
 };
-CommandResult runCommand(const std::vector<std::string>& argv, std::chrono::milliseconds timeout = std::chrono::seconds(60));
+CommandResult runCommand(const std::vector<std::string>& argv,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(60));
 
 // A fresh directory under /tmp, removed with its content on destruction.
 class TempDir {

@@ -15,17 +15,25 @@ ErrorKind kindFromText(const std::string& text) {
 
 class MockProducer final : public Processor {
  public:
-  MockProducer(std::string name, MockEndpointState& state, int fail, ErrorKind kind, std::string reply,
-               std::chrono::milliseconds delay, bool gate, boost::asio::any_io_executor executor)
-      : name_(std::move(name)), state_(state), fail_(fail), kind_(kind), reply_(std::move(reply)), delay_(delay),
-        gate_(gate), executor_(std::move(executor)) {}
+  MockProducer(std::string name, MockEndpointState& state, int fail, ErrorKind kind,
+               std::string reply, std::chrono::milliseconds delay, bool gate,
+               boost::asio::any_io_executor executor)
+      : name_(std::move(name)),
+        state_(state),
+        fail_(fail),
+        kind_(kind),
+        reply_(std::move(reply)),
+        delay_(delay),
+        gate_(gate),
+        executor_(std::move(executor)) {}
 
   bool process(const ExchangePtr& exchange, Done done) override {
     const int attempt = state_.nextAttempt();
     state_.enter();
     auto act = [this, exchange, attempt] {
       if (attempt <= fail_) {
-        exchange->fail(kind_, "mock:" + name_ + " fails attempt " + std::to_string(attempt), "mock:" + name_);
+        exchange->fail(kind_, "mock:" + name_ + " fails attempt " + std::to_string(attempt),
+                       "mock:" + name_);
         return;
       }
       state_.record(exchange->message);
@@ -71,13 +79,17 @@ class MockProducer final : public Processor {
 
 class MockEndpoint final : public Endpoint {
  public:
-  MockEndpoint(Uri uri, MockEndpointState& state, std::vector<OptionSpec> specs, boost::asio::any_io_executor executor)
-      : Endpoint(std::move(uri)), state_(state), specs_(std::move(specs)), executor_(std::move(executor)) {}
+  MockEndpoint(Uri uri, MockEndpointState& state, std::vector<OptionSpec> specs,
+               boost::asio::any_io_executor executor)
+      : Endpoint(std::move(uri)),
+        state_(state),
+        specs_(std::move(specs)),
+        executor_(std::move(executor)) {}
   Result<ProcessorPtr> createProducer() override {
     const UriOptions o(uri(), specs_);
-    return ProcessorPtr(std::make_shared<MockProducer>(uri().path, state_, static_cast<int>(o.integer("fail")),
-                                                       kindFromText(o.text("fail-kind")), o.text("reply"), o.duration("delay"),
-                                                       o.boolean("gate"), executor_));
+    return ProcessorPtr(std::make_shared<MockProducer>(
+        uri().path, state_, static_cast<int>(o.integer("fail")), kindFromText(o.text("fail-kind")),
+        o.text("reply"), o.duration("delay"), o.boolean("gate"), executor_));
   }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr) override {
     return Error(ErrorKind::invalid, "mock: endpoints only receive");
@@ -92,11 +104,13 @@ class MockEndpoint final : public Endpoint {
 }  // namespace
 
 Result<EndpointPtr> MockComponent::resolve(const Uri& uri, BusContext& context) {
-  return EndpointPtr(std::make_shared<MockEndpoint>(uri, state(uri.path), options(), context.executor()));
+  return EndpointPtr(
+      std::make_shared<MockEndpoint>(uri, state(uri.path), options(), context.executor()));
 }
 
 RouteHarness::RouteHarness(unsigned threads)
-    : context_(std::make_unique<BusContext>(threads)), bus_(std::make_unique<Bus>(*context_)),
+    : context_(std::make_unique<BusContext>(threads)),
+      bus_(std::make_unique<Bus>(*context_)),
       mocks_(std::make_shared<MockComponent>()) {
   auto added = context_->components().add(mocks_, "tests");
   EXPECT_TRUE(added.ok());
@@ -134,11 +148,13 @@ ExchangePtr RouteHarness::send(const std::string& uri, Message message, Exchange
   auto finished = std::make_shared<std::promise<void>>();
   auto future = finished->get_future();
   runToCompletion(**producer, exchange, [finished] { finished->set_value(); });
-  EXPECT_EQ(future.wait_for(timeout), std::future_status::ready) << "route did not finish within the timeout";
+  EXPECT_EQ(future.wait_for(timeout), std::future_status::ready)
+      << "route did not finish within the timeout";
   return exchange;
 }
 
-ExchangePtr RouteHarness::sendBody(const std::string& uri, const std::string& body, const std::string& media_type) {
+ExchangePtr RouteHarness::sendBody(const std::string& uri, const std::string& body,
+                                   const std::string& media_type) {
   return send(uri, Message(Body::make(body, media_type)));
 }
 

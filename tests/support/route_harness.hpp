@@ -143,10 +143,20 @@ class MockComponent final : public Component {
   std::vector<OptionSpec> options() const override {
     using T = OptionSpec::Type;
     return {{"fail", T::integer, "0", false, {}, "fail this many messages first"},
-            {"fail-kind", T::enumeration, "transient", false, {"transient", "permanent", "invalid", "timeout", "rejected"}, ""},
+            {"fail-kind",
+             T::enumeration,
+             "transient",
+             false,
+             {"transient", "permanent", "invalid", "timeout", "rejected"},
+             ""},
             {"reply", T::string, "", false, {}, "reply body for in-out"},
             {"delay", T::duration, "0ms", false, {}, "complete asynchronously after this long"},
-            {"gate", T::boolean, "false", false, {}, "hold each message until the test opens the gate"}};
+            {"gate",
+             T::boolean,
+             "false",
+             false,
+             {},
+             "hold each message until the test opens the gate"}};
   }
   Result<EndpointPtr> resolve(const Uri& uri, BusContext& context) override;
 
@@ -183,9 +193,11 @@ class RouteHarness {
   Diagnostics loadWithErrors(const std::string& xml);
 
   // Sends a message to `uri` (usually direct:NAME) and waits until the route is done.
-  ExchangePtr send(const std::string& uri, Message message, ExchangePattern pattern = ExchangePattern::in_only,
+  ExchangePtr send(const std::string& uri, Message message,
+                   ExchangePattern pattern = ExchangePattern::in_only,
                    std::chrono::milliseconds timeout = std::chrono::seconds(5));
-  ExchangePtr sendBody(const std::string& uri, const std::string& body, const std::string& media_type = "application/json");
+  ExchangePtr sendBody(const std::string& uri, const std::string& body,
+                       const std::string& media_type = "application/json");
 
   MockEndpointState& mock(const std::string& name) { return mocks_->state(name); }
   BusContext& context() { return *context_; }

@@ -38,7 +38,8 @@ std::vector<std::string> Args::positional() {
   std::vector<std::string> out;
   for (const auto& a : args_) {
     if (a.size() > 1 && a[0] == '-' && error_.empty()) {
-      error_ = "unknown option '" + a + "' for 'busway " + command_ + "' (see busway " + command_ + " --help)";
+      error_ = "unknown option '" + a + "' for 'busway " + command_ + "' (see busway " + command_ +
+               " --help)";
     } else {
       out.push_back(a);
     }

@@ -1,28 +1,31 @@
 #pragma once
 
-#include "busway/plugin/plugin_host.hpp"
-
 #include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
 
+#include "busway/plugin/plugin_host.hpp"
+
 namespace busway::cli {
 
 // Exit codes shared by every command.
 inline constexpr int kOk = 0;
-inline constexpr int kFailed = 1;  // the command ran and found a problem (invalid table, drain timeout)
-inline constexpr int kUsage = 2;   // the command line itself was wrong
+inline constexpr int kFailed =
+    1;  // the command ran and found a problem (invalid table, drain timeout)
+inline constexpr int kUsage = 2;  // the command line itself was wrong
 
 // The arguments after the command name, with a small flag parser: --name value,
 // --name=value and boolean --name.
 class Args {
  public:
-  Args(std::string command, std::vector<std::string> args) : command_(std::move(command)), args_(std::move(args)) {}
+  Args(std::string command, std::vector<std::string> args)
+      : command_(std::move(command)), args_(std::move(args)) {}
 
   // Consumes --name (boolean).
   bool flag(const std::string& name);
-  // Consumes --name VALUE or --name=VALUE; false when absent. Sets `error` when the value is missing.
+  // Consumes --name VALUE or --name=VALUE; false when absent. Sets `error` when the value is
+  // missing.
   bool option(const std::string& name, std::string& value);
   // What is left: positional arguments. Unknown --options make `error` set.
   std::vector<std::string> positional();
@@ -46,7 +49,8 @@ struct PluginOptions {
   bool parse(Args& args);  // false: see `error` or args.error()
 };
 const char* pluginOptionsHelp();
-std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOptions& options, PluginHost::Mode mode);
+std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOptions& options,
+                                           PluginHost::Mode mode);
 
 // $BUSWAY_DATA_DIR, else $XDG_STATE_HOME/busway, else ~/.local/state/busway (store_command.cpp).
 std::filesystem::path defaultDataDir();

@@ -28,14 +28,16 @@ Exit codes: 0 success, 1 the command found a problem, 2 usage error.
 
 int versionCommand(busway::cli::Args& args) {
   if (args.flag("help")) {
-    std::cout << "usage: busway version\n\nPrints the busway version and the routing-table namespace it reads.\n";
+    std::cout << "usage: busway version\n\nPrints the busway version and the routing-table "
+                 "namespace it reads.\n";
     return busway::cli::kOk;
   }
   if (const auto rest = args.positional(); !rest.empty() || !args.error().empty()) {
     std::cerr << "busway version: takes no arguments\n";
     return busway::cli::kUsage;
   }
-  std::cout << "busway " << busway::kVersion << "\nrouting tables: " << busway::kRoutesNamespace << "\n";
+  std::cout << "busway " << busway::kVersion << "\nrouting tables: " << busway::kRoutesNamespace
+            << "\n";
   return busway::cli::kOk;
 }
 

@@ -1,7 +1,7 @@
-#include <unistd.h>
-
 #include <filesystem>
 #include <iostream>
+
+#include <unistd.h>
 
 #include "busway/plugin/plugin_host.hpp"
 #include "cli.hpp"
@@ -30,11 +30,13 @@ std::string bundledPluginDir() {
   return (exe.parent_path().parent_path() / "lib" / "busway" / "plugins").string();
 }
 
-std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOptions& options, PluginHost::Mode mode) {
+std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOptions& options,
+                                           PluginHost::Mode mode) {
   PluginPolicy policy;
   policy.require_signatures = options.require_signatures;
   policy.trust_dir = options.trust_dir;
-  auto host = std::make_unique<PluginHost>(context, options.search_path, policy, mode, bundledPluginDir());
+  auto host =
+      std::make_unique<PluginHost>(context, options.search_path, policy, mode, bundledPluginDir());
   host->scan();  // problems are logged, one line per refused file
   return host;
 }

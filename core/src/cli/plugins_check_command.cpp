@@ -44,7 +44,9 @@ class Report {
   int skips() const { return skips_; }
 
  private:
-  static void line(const char* mark, const std::string& what) { std::cout << "  " << mark << "  " << what << "\n"; }
+  static void line(const char* mark, const std::string& what) {
+    std::cout << "  " << mark << "  " << what << "\n";
+  }
   int passes_ = 0;
   int failures_ = 0;
   int skips_ = 0;
@@ -52,9 +54,10 @@ class Report {
 
 // What the command line says about the plugin under test.
 struct KitOptions {
-  std::map<std::string, std::string> given;  // "NAME.option" -> value (NAME: scheme, format or transformer)
-  std::vector<std::string> uris;             // --uri: checked instead of the generated SCHEME:check
-  std::set<std::string> skips;               // --skip: checks not to run
+  std::map<std::string, std::string>
+      given;                      // "NAME.option" -> value (NAME: scheme, format or transformer)
+  std::vector<std::string> uris;  // --uri: checked instead of the generated SCHEME:check
+  std::set<std::string> skips;    // --skip: checks not to run
   std::chrono::milliseconds timeout{5000};
 
   bool skipped(const std::string& check, const std::string& name) const {
@@ -64,7 +67,8 @@ struct KitOptions {
   std::map<std::string, std::string> optionsOf(const std::string& name) const {
     std::map<std::string, std::string> out;
     for (const auto& [key, value] : given) {
-      if (key.size() > name.size() + 1 && key.compare(0, name.size(), name) == 0 && key[name.size()] == '.') {
+      if (key.size() > name.size() + 1 && key.compare(0, name.size(), name) == 0 &&
+          key[name.size()] == '.') {
         out[key.substr(name.size() + 1)] = value;
       }
     }
@@ -73,7 +77,8 @@ struct KitOptions {
 };
 
 const std::set<std::string>& checkNames() {
-  static const std::set<std::string> names{"unknown-option", "producer", "consumer", "format", "transformer"};
+  static const std::set<std::string> names{"unknown-option", "producer", "consumer", "format",
+                                           "transformer"};
   return names;
 }
 
@@ -123,7 +128,8 @@ class ProbeRoute final : public Processor {
   std::string refused_;
 };
 
-std::string uriFor(const PluginManifest::Offer& offer, const std::map<std::string, std::string>& given,
+std::string uriFor(const PluginManifest::Offer& offer,
+                   const std::map<std::string, std::string>& given,
                    std::vector<std::string>& missing) {
   std::string uri = offer.name + ":check";
   char separator = '?';
@@ -151,7 +157,8 @@ void checkProducer(BusContext& context, const std::string& uri, Report& report) 
     return;
   }
   for (const auto pattern : {ExchangePattern::in_only, ExchangePattern::in_out}) {
-    const char* name = pattern == ExchangePattern::in_only ? "send (in-only)" : "send (request-reply)";
+    const char* name =
+        pattern == ExchangePattern::in_only ? "send (in-only)" : "send (request-reply)";
     Message message(Body::make("{\"check\":true}", "application/json"));
     auto exchange = makeExchange(std::move(message), pattern);
     std::mutex mutex;
@@ -164,18 +171,23 @@ void checkProducer(BusContext& context, const std::string& uri, Report& report) 
     });
     std::unique_lock lock(mutex);
     if (!finished.wait_for(lock, std::chrono::seconds(10), [&] { return done; })) {
-      report.fail(uri + ": " + name + " never completed (within 10s): a pending send must call sending_complete");
+      report.fail(uri + ": " + name +
+                  " never completed (within 10s): a pending send must call sending_complete");
     } else if (exchange->failed()) {
       // An error is a legal answer (no peer to talk to here) as long as it says why.
-      if (exchange->error->message.empty()) report.fail(uri + ": " + name + " failed without a message");
-      else report.pass(uri + ": " + name + " answered with an error that says why: " + exchange->error->message);
+      if (exchange->error->message.empty())
+        report.fail(uri + ": " + name + " failed without a message");
+      else
+        report.pass(uri + ": " + name +
+                    " answered with an error that says why: " + exchange->error->message);
     } else {
       report.pass(uri + ": " + name + " completed");
     }
   }
 }
 
-void checkConsumer(BusContext& context, const std::string& uri, std::chrono::milliseconds timeout, Report& report) {
+void checkConsumer(BusContext& context, const std::string& uri, std::chrono::milliseconds timeout,
+                   Report& report) {
   auto endpoint = context.components().resolve(uri);
   if (!endpoint) {
     report.fail(uri + ": create: " + endpoint.error().message);
@@ -200,23 +212,29 @@ void checkConsumer(BusContext& context, const std::string& uri, std::chrono::mil
   }
   report.pass(uri + ": delivered a message");
   const std::string refused = probe->refused();
-  if (probe->waitFor([&](const auto& b) { return std::count(b.begin() + 1, b.end(), refused) > 0; }, timeout)) {
+  if (probe->waitFor([&](const auto& b) { return std::count(b.begin() + 1, b.end(), refused) > 0; },
+                     timeout)) {
     report.pass(uri + ": a message the bus refused was delivered again (at-least-once)");
   } else {
     report.fail(uri + ": the message the bus refused ('" + refused.substr(0, 60) +
-                "') was not delivered again: leave refused messages with the source (nack, requeue) and redeliver them");
+                "') was not delivered again: leave refused messages with the source (nack, "
+                "requeue) and redeliver them");
   }
   (*consumer)->stop();
   const std::size_t after_stop = probe->count();
   std::this_thread::sleep_for(std::chrono::milliseconds(500));
-  if (probe->count() == after_stop) report.pass(uri + ": no delivery after stop");
-  else report.fail(uri + ": delivered " + std::to_string(probe->count() - after_stop) + " message(s) after stop returned");
+  if (probe->count() == after_stop)
+    report.pass(uri + ": no delivery after stop");
+  else
+    report.fail(uri + ": delivered " + std::to_string(probe->count() - after_stop) +
+                " message(s) after stop returned");
 }
 
 // Checks one endpoint offer: the URIs given with --uri for its scheme, else SCHEME:check
 // built from the --option values. A URI the kit had to make up that the plugin refuses is
 // not a failure (the scheme needs an address, a folder...): it is reported as not checked.
-void checkEndpoint(BusContext& context, const PluginManifest::Offer& offer, const KitOptions& kit, Report& report) {
+void checkEndpoint(BusContext& context, const PluginManifest::Offer& offer, const KitOptions& kit,
+                   Report& report) {
   std::vector<std::string> uris;
   for (const auto& uri : kit.uris) {
     if (schemeOf(uri) == offer.name) uris.push_back(uri);
@@ -226,14 +244,15 @@ void checkEndpoint(BusContext& context, const PluginManifest::Offer& offer, cons
     const std::string uri = uriFor(offer, kit.optionsOf(offer.name), missing);
     if (!missing.empty()) {
       std::string list;
-      for (const auto& m : missing) list += (list.empty() ? "" : ", ") + offer.name + "." + m + "=...";
-      report.skip(offer.name + ": not checked: required option(s) not given; give --uri " + offer.name +
-                  ":...?... or --option " + list);
+      for (const auto& m : missing)
+        list += (list.empty() ? "" : ", ") + offer.name + "." + m + "=...";
+      report.skip(offer.name + ": not checked: required option(s) not given; give --uri " +
+                  offer.name + ":...?... or --option " + list);
       return;
     }
     if (auto made = context.components().resolve(uri); !made) {
-      report.skip(offer.name + ": not checked: the generated URI " + uri + " is refused (" + made.error().message +
-                  "); give a real one with --uri " + offer.name + ":...");
+      report.skip(offer.name + ": not checked: the generated URI " + uri + " is refused (" +
+                  made.error().message + "); give a real one with --uri " + offer.name + ":...");
       return;
     }
     uris.push_back(uri);
@@ -242,30 +261,39 @@ void checkEndpoint(BusContext& context, const PluginManifest::Offer& offer, cons
     report.skip(offer.name + ": unknown-option: not checked (--skip)");
   } else {
     auto bad = context.components().resolve(withUnknownOption(uris.front()));
-    if (bad) report.fail(offer.name + ": an unknown option was accepted");
-    else report.pass(offer.name + ": an unknown option is refused: " + bad.error().message);
+    if (bad)
+      report.fail(offer.name + ": an unknown option was accepted");
+    else
+      report.pass(offer.name + ": an unknown option is refused: " + bad.error().message);
   }
   for (const auto& uri : uris) {
     if (offer.producer) {
-      if (kit.skipped("producer", offer.name)) report.skip(uri + ": producer: not checked (--skip)");
-      else checkProducer(context, uri, report);
+      if (kit.skipped("producer", offer.name))
+        report.skip(uri + ": producer: not checked (--skip)");
+      else
+        checkProducer(context, uri, report);
     }
     if (offer.consumer) {
-      if (kit.skipped("consumer", offer.name)) report.skip(uri + ": consumer: not checked (--skip)");
-      else checkConsumer(context, uri, kit.timeout, report);
+      if (kit.skipped("consumer", offer.name))
+        report.skip(uri + ": consumer: not checked (--skip)");
+      else
+        checkConsumer(context, uri, kit.timeout, report);
     }
   }
 }
 
 // The options of a format or transformer: the given ones, or a SKIP naming the required
 // ones that are missing (nullopt).
-std::optional<std::map<std::string, std::string>> optionsFor(const std::string& what, const std::string& name,
-                                                             const std::vector<OptionSpec>& specs, const KitOptions& kit,
+std::optional<std::map<std::string, std::string>> optionsFor(const std::string& what,
+                                                             const std::string& name,
+                                                             const std::vector<OptionSpec>& specs,
+                                                             const KitOptions& kit,
                                                              Report& report) {
   auto options = kit.optionsOf(name);
   std::string missing;
   for (const auto& spec : specs) {
-    if (spec.required && options.count(spec.name) == 0) missing += (missing.empty() ? "" : " ") + ("--option " + name + "." + spec.name + "=...");
+    if (spec.required && options.count(spec.name) == 0)
+      missing += (missing.empty() ? "" : " ") + ("--option " + name + "." + spec.name + "=...");
   }
   if (!missing.empty()) {
     report.skip(what + " " + name + ": not checked: required option(s) not given; give " + missing);
@@ -274,7 +302,8 @@ std::optional<std::map<std::string, std::string>> optionsFor(const std::string& 
   return options;
 }
 
-constexpr const char* kHelp = R"(usage: busway plugins check [--uri URI]... [--option NAME.OPTION=VALUE]...
+constexpr const char* kHelp =
+    R"(usage: busway plugins check [--uri URI]... [--option NAME.OPTION=VALUE]...
                             [--skip CHECK]... [--timeout DURATION] FILE
 
 The conformance kit: loads FILE the way the bus does and checks that
@@ -320,7 +349,8 @@ int pluginsCheckCommand(Args& args) {
     const auto eq = value.find('=');
     const auto dot = value.find('.');
     if (eq == std::string::npos || dot == 0 || dot >= eq - 1) {
-      std::cerr << "busway plugins check: --option takes NAME.OPTION=VALUE (NAME: a scheme, format or transformer), not '"
+      std::cerr << "busway plugins check: --option takes NAME.OPTION=VALUE (NAME: a scheme, format "
+                   "or transformer), not '"
                 << value << "'\n";
       return kUsage;
     }
@@ -337,7 +367,8 @@ int pluginsCheckCommand(Args& args) {
     const auto dot = value.rfind('.');
     const std::string check = dot == std::string::npos ? value : value.substr(dot + 1);
     if (checkNames().count(check) == 0) {
-      std::cerr << "busway plugins check: --skip takes unknown-option, producer, consumer, format or transformer"
+      std::cerr << "busway plugins check: --skip takes unknown-option, producer, consumer, format "
+                   "or transformer"
                    " (or NAME.CHECK), not '"
                 << value << "'\n";
       return kUsage;
@@ -350,8 +381,11 @@ int pluginsCheckCommand(Args& args) {
   const auto files = args.positional();
   if (!args.error().empty() || files.size() != 1 || !timeout) {
     std::cerr << "busway plugins check: "
-              << (!args.error().empty() ? args.error() : !timeout ? "--timeout takes a duration such as 5s" : "name one plugin file")
-              << "\n" << kHelp;
+              << (!args.error().empty() ? args.error()
+                  : !timeout            ? "--timeout takes a duration such as 5s"
+                                        : "name one plugin file")
+              << "\n"
+              << kHelp;
     return kUsage;
   }
   kit.timeout = *timeout;
@@ -377,13 +411,14 @@ int pluginsCheckCommand(Args& args) {
       report.fail("manifest: " + (problems.empty() ? std::string("not found") : problems.front()));
     } else {
       const PluginManifest manifest = *plugins[0].manifest;
-      report.pass("manifest: " + manifest.id + " " + manifest.version + ", ABI " + std::to_string(manifest.abi_major) + "." +
-                  std::to_string(manifest.abi_minor));
+      report.pass("manifest: " + manifest.id + " " + manifest.version + ", ABI " +
+                  std::to_string(manifest.abi_major) + "." + std::to_string(manifest.abi_minor));
       for (const auto& uri : kit.uris) {
         const auto offers = manifest.endpoints;
-        if (std::none_of(offers.begin(), offers.end(), [&](const auto& o) { return o.name == schemeOf(uri); })) {
-          std::cerr << "busway plugins check: warning: --uri " << uri << ": the plugin offers no scheme '"
-                    << schemeOf(uri) << "'\n";
+        if (std::none_of(offers.begin(), offers.end(),
+                         [&](const auto& o) { return o.name == schemeOf(uri); })) {
+          std::cerr << "busway plugins check: warning: --uri " << uri
+                    << ": the plugin offers no scheme '" << schemeOf(uri) << "'\n";
         }
       }
       auto loaded = host.load(manifest.id);
@@ -400,8 +435,10 @@ int pluginsCheckCommand(Args& args) {
           const auto options = optionsFor("transformer", offer.name, offer.options, kit, report);
           if (!options) continue;
           auto t = context.transformers().create(offer.name, *options);
-          if (t) report.pass("transformer " + offer.name + ": created");
-          else report.fail("transformer " + offer.name + ": " + t.error().message);
+          if (t)
+            report.pass("transformer " + offer.name + ": created");
+          else
+            report.fail("transformer " + offer.name + ": " + t.error().message);
         }
         for (const auto& offer : manifest.formats) {
           if (kit.skipped("format", offer.name)) {
@@ -412,8 +449,10 @@ int pluginsCheckCommand(Args& args) {
           if (!options) continue;
           for (const char* way : {"marshal:", "unmarshal:"}) {
             auto t = context.transformers().create(way + offer.name, *options);
-            if (t) report.pass(std::string("format ") + way + offer.name + ": created");
-            else report.fail(std::string("format ") + way + offer.name + ": " + t.error().message);
+            if (t)
+              report.pass(std::string("format ") + way + offer.name + ": created");
+            else
+              report.fail(std::string("format ") + way + offer.name + ": " + t.error().message);
           }
         }
       }
@@ -422,10 +461,12 @@ int pluginsCheckCommand(Args& args) {
     report.pass("drain and destroy returned");
   }
   fs::remove_all(folder);
-  const std::string counts = " (" + std::to_string(report.passes()) + " passed, " + std::to_string(report.skips()) +
-                             " not checked, " + std::to_string(report.failures()) + " failed)";
+  const std::string counts = " (" + std::to_string(report.passes()) + " passed, " +
+                             std::to_string(report.skips()) + " not checked, " +
+                             std::to_string(report.failures()) + " failed)";
   std::cout << (report.failures() == 0 ? "conformance: all checks passed" + counts + "\n"
-                                       : "conformance: " + std::to_string(report.failures()) + " check(s) failed" + counts + "\n");
+                                       : "conformance: " + std::to_string(report.failures()) +
+                                             " check(s) failed" + counts + "\n");
   return report.failures() == 0 ? kOk : kFailed;
 }
 

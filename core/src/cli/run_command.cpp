@@ -1,12 +1,11 @@
-#include <unistd.h>
-
+#include <QCoreApplication>
+#include <QTimer>
 #include <csignal>
 #include <cstdlib>
 #include <iomanip>
 #include <iostream>
 
-#include <QCoreApplication>
-#include <QTimer>
+#include <unistd.h>
 
 #include "busway/runtime/bus.hpp"
 #include "busway/runtime/table_reloader.hpp"
@@ -22,8 +21,10 @@ std::atomic<int> g_stop_signal{0};
 std::atomic<bool> g_reload_requested{false};
 
 extern "C" void onSignal(int signal) {
-  if (signal == SIGHUP) g_reload_requested = true;
-  else g_stop_signal = signal;
+  if (signal == SIGHUP)
+    g_reload_requested = true;
+  else
+    g_stop_signal = signal;
 }
 
 void installSignalHandlers() {
@@ -37,10 +38,12 @@ void installSignalHandlers() {
 }
 
 void printSummary(const std::vector<RouteStatus>& routes) {
-  std::cerr << "\nroute                            received  completed  failed  dead-lettered  redelivered  in-flight\n";
+  std::cerr << "\nroute                            received  completed  failed  dead-lettered  "
+               "redelivered  in-flight\n";
   for (const auto& r : routes) {
-    std::cerr << std::left << std::setw(32) << r.id << std::right << std::setw(9) << r.stats.received << std::setw(11)
-              << r.stats.completed << std::setw(8) << r.stats.failed << std::setw(15) << r.stats.dead_lettered << std::setw(13)
+    std::cerr << std::left << std::setw(32) << r.id << std::right << std::setw(9)
+              << r.stats.received << std::setw(11) << r.stats.completed << std::setw(8)
+              << r.stats.failed << std::setw(15) << r.stats.dead_lettered << std::setw(13)
               << r.stats.redeliveries << std::setw(11) << r.stats.in_flight;
     if (!r.unavailable.empty()) std::cerr << "  (unavailable: " << r.unavailable << ")";
     std::cerr << "\n";
@@ -68,7 +71,9 @@ in full first, and if it has errors the running table stays.
   --store-max-messages N   unacknowledged messages the store holds before it refuses
                        new ones (default 1000000)
   --store-max-bytes SIZE   their payload bytes (default 1GB)
-)" "%PLUGINS%" R"(
+)"
+                              "%PLUGINS%"
+                              R"(
 Exit codes: 0 stopped cleanly, 1 the table did not load or messages were still in flight
 at the drain deadline, 2 usage error.
 )";
@@ -99,7 +104,8 @@ int runCommand(Args& args) {
   const bool no_watch = args.flag("no-watch");
   const auto tables = args.positional();
   const auto usage = [](const std::string& message) {
-    std::cerr << "busway run: " << message << "\nusage: busway run [OPTIONS] TABLE...  (busway run --help)\n";
+    std::cerr << "busway run: " << message
+              << "\nusage: busway run [OPTIONS] TABLE...  (busway run --help)\n";
     return kUsage;
   };
   if (!args.error().empty()) return usage(args.error());
@@ -121,7 +127,8 @@ int runCommand(Args& args) {
   std::optional<std::chrono::milliseconds> stats_every;
   if (!stats_text.empty()) {
     stats_every = parseDuration(stats_text);
-    if (!stats_every || stats_every->count() <= 0) return usage("--stats takes a duration such as 10s");
+    if (!stats_every || stats_every->count() <= 0)
+      return usage("--stats takes a duration such as 10s");
   }
   store::LogOptions store_options;
   if (!store_max_messages_text.empty()) {
@@ -134,10 +141,12 @@ int runCommand(Args& args) {
     if (!n || *n < 1) return usage("--store-max-bytes takes a size such as 512MB");
     store_options.max_bytes = *n;
   }
-  const std::filesystem::path data_dir = data_dir_text.empty() ? defaultDataDir() : std::filesystem::path(data_dir_text);
+  const std::filesystem::path data_dir =
+      data_dir_text.empty() ? defaultDataDir() : std::filesystem::path(data_dir_text);
   if (!level_text.empty()) {
     LogLevel level;
-    if (!parseLogLevel(level_text, level)) return usage("--log-level must be trace, debug, info, warn or error");
+    if (!parseLogLevel(level_text, level))
+      return usage("--log-level must be trace, debug, info, warn or error");
     Log::setLevel(level);
   }
 
@@ -164,12 +173,14 @@ int runCommand(Args& args) {
   // Declared before the bus: the bus's routes use plugin endpoints and must go first.
   auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::run);
   Bus bus(context);
-  logInfo("busway", std::string("busway ") + kVersion + " starting with " + std::to_string(context.threads()) + " threads as node " + node_id);
+  logInfo("busway", std::string("busway ") + kVersion + " starting with " +
+                        std::to_string(context.threads()) + " threads as node " + node_id);
   {
     Diagnostics diagnostics;
     if (!bus.load(tables, diagnostics)) {
       diagnostics.print(std::cerr);
-      std::cerr << "busway run: the routing table has " << diagnostics.errorCount() << " error(s); nothing was started\n";
+      std::cerr << "busway run: the routing table has " << diagnostics.errorCount()
+                << " error(s); nothing was started\n";
       return kFailed;
     }
     diagnostics.print(std::cerr);  // warnings
@@ -186,7 +197,8 @@ int runCommand(Args& args) {
   QObject::connect(&signal_poll, &QTimer::timeout, [&] {
     if (g_reload_requested.exchange(false)) reloader.reload("SIGHUP");
     if (const int s = g_stop_signal.load(); s != 0) {
-      logInfo("busway", std::string("received ") + (s == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
+      logInfo("busway",
+              std::string("received ") + (s == SIGINT ? "SIGINT" : "SIGTERM") + ", stopping");
       app.quit();
     }
   });
@@ -195,15 +207,17 @@ int runCommand(Args& args) {
   if (stats_every) {
     QObject::connect(&stats, &QTimer::timeout, [&] {
       for (const auto& r : bus.status()) {
-        logInfo("stats", r.id + ": received=" + std::to_string(r.stats.received) + " completed=" +
-                             std::to_string(r.stats.completed) + " failed=" + std::to_string(r.stats.failed) +
-                             " dead-lettered=" + std::to_string(r.stats.dead_lettered) + " in-flight=" +
-                             std::to_string(r.stats.in_flight));
+        logInfo("stats", r.id + ": received=" + std::to_string(r.stats.received) +
+                             " completed=" + std::to_string(r.stats.completed) +
+                             " failed=" + std::to_string(r.stats.failed) +
+                             " dead-lettered=" + std::to_string(r.stats.dead_lettered) +
+                             " in-flight=" + std::to_string(r.stats.in_flight));
       }
     });
     stats.start(static_cast<int>(stats_every->count()));
   }
-  if (run_for) QTimer::singleShot(static_cast<int>(run_for->count()), &app, [&] {
+  if (run_for)
+    QTimer::singleShot(static_cast<int>(run_for->count()), &app, [&] {
       logInfo("busway", "ran for " + formatDuration(*run_for) + ", stopping");
       app.quit();
     });
@@ -215,7 +229,9 @@ int runCommand(Args& args) {
   printSummary(bus.status());
   plugins->shutdown(*drain);
   if (!drained) {
-    logError("busway", "stopped with messages still in flight; sources that acknowledge will deliver them again");
+    logError(
+        "busway",
+        "stopped with messages still in flight; sources that acknowledge will deliver them again");
     return kFailed;
   }
   logInfo("busway", "stopped cleanly");

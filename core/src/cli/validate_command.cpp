@@ -18,7 +18,9 @@ without starting anything, and prints every problem as FILE:LINE:COL: error: mes
   --as-one  the files are parts of one table, as in 'busway run A.xml B.xml'
             (without it, each file is checked as a table of its own)
   --quiet   print only the errors, not the per-file summary
-)" "%PLUGINS%" R"(
+)"
+                       "%PLUGINS%"
+                       R"(
 Endpoint URIs of plugins are checked against the plugins' manifests; no plugin is loaded.
 
 Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
@@ -45,8 +47,10 @@ Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
   int status = kOk;
   // Each entry is one table: a single file, or (--as-one) all of them.
   std::vector<std::vector<std::string>> tables;
-  if (as_one) tables.push_back(files);
-  else for (const auto& f : files) tables.push_back({f});
+  if (as_one)
+    tables.push_back(files);
+  else
+    for (const auto& f : files) tables.push_back({f});
   for (const auto& parts : tables) {
     Diagnostics diagnostics;
     TableDefinition table;
@@ -58,13 +62,15 @@ Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
     if (diagnostics.hasErrors()) {
       status = kFailed;
       if (!quiet) {
-        std::cout << file << ": invalid, " << diagnostics.errorCount() << (diagnostics.errorCount() == 1 ? " error" : " errors")
-                  << "\n";
+        std::cout << file << ": invalid, " << diagnostics.errorCount()
+                  << (diagnostics.errorCount() == 1 ? " error" : " errors") << "\n";
       }
     } else if (!quiet) {
-      std::cout << file << ": valid (" << table.routes.size() << (table.routes.size() == 1 ? " route, " : " routes, ")
-                << table.endpoints.size() << (table.endpoints.size() == 1 ? " endpoint" : " endpoints");
-      if (table.files.size() > parts.size()) std::cout << ", " << table.files.size() - parts.size() << " included file(s)";
+      std::cout << file << ": valid (" << table.routes.size()
+                << (table.routes.size() == 1 ? " route, " : " routes, ") << table.endpoints.size()
+                << (table.endpoints.size() == 1 ? " endpoint" : " endpoints");
+      if (table.files.size() > parts.size())
+        std::cout << ", " << table.files.size() - parts.size() << " included file(s)";
       std::cout << ")\n";
     }
   }

@@ -32,7 +32,8 @@ void Diagnostics::print(std::ostream& out) const {
   std::vector<const Diagnostic*> sorted;
   for (const auto& d : items_) sorted.push_back(&d);
   std::stable_sort(sorted.begin(), sorted.end(), [](const Diagnostic* a, const Diagnostic* b) {
-    return std::tie(a->where.file, a->where.line, a->where.column) < std::tie(b->where.file, b->where.line, b->where.column);
+    return std::tie(a->where.file, a->where.line, a->where.column) <
+           std::tie(b->where.file, b->where.line, b->where.column);
   });
   for (const auto* d : sorted) out << d->toString() << '\n';
 }

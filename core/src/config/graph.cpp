@@ -30,11 +30,14 @@ class GraphBuilder {
     std::ostringstream out;
     out << "digraph busway {\n  rankdir=LR;\n  node [fontname=\"Helvetica\", fontsize=10];\n";
     for (const auto& n : endpoints_) {
-      out << "  " << n.id << " [shape=ellipse, style=filled, fillcolor=\"#dbeafe\", label=\"" << escape(n.label) << "\"];\n";
+      out << "  " << n.id << " [shape=ellipse, style=filled, fillcolor=\"#dbeafe\", label=\""
+          << escape(n.label) << "\"];\n";
     }
     for (const auto& [route, nodes] : routes_) {
-      out << "  subgraph cluster_" << sanitize(route) << " {\n    label=\"route " << escape(route) << "\";\n";
-      for (const auto& n : nodes) out << "    " << n.id << " [shape=box, label=\"" << escape(n.label) << "\"];\n";
+      out << "  subgraph cluster_" << sanitize(route) << " {\n    label=\"route " << escape(route)
+          << "\";\n";
+      for (const auto& n : nodes)
+        out << "    " << n.id << " [shape=box, label=\"" << escape(n.label) << "\"];\n";
       out << "  }\n";
     }
     for (const auto& e : edges_) {
@@ -49,10 +52,13 @@ class GraphBuilder {
   std::string mermaid() const {
     std::ostringstream out;
     out << "flowchart LR\n";
-    for (const auto& n : endpoints_) out << "  " << n.id << "([\"" << mermaidEscape(n.label) << "\"])\n";
+    for (const auto& n : endpoints_)
+      out << "  " << n.id << "([\"" << mermaidEscape(n.label) << "\"])\n";
     for (const auto& [route, nodes] : routes_) {
-      out << "  subgraph " << sanitize(route) << "_route [\"route " << mermaidEscape(route) << "\"]\n";
-      for (const auto& n : nodes) out << "    " << n.id << "[\"" << mermaidEscape(n.label) << "\"]\n";
+      out << "  subgraph " << sanitize(route) << "_route [\"route " << mermaidEscape(route)
+          << "\"]\n";
+      for (const auto& n : nodes)
+        out << "    " << n.id << "[\"" << mermaidEscape(n.label) << "\"]\n";
       out << "  end\n";
     }
     for (const auto& e : edges_) {
@@ -93,7 +99,8 @@ class GraphBuilder {
     }
     // Endpoints are keyed by their URI without options so producer and consumer meet.
     std::string key = label;
-    if (const auto* ref = step.attribute("ref"); ref != nullptr && endpoint_uris_.count(ref->value)) key = endpoint_uris_[ref->value];
+    if (const auto* ref = step.attribute("ref"); ref != nullptr && endpoint_uris_.count(ref->value))
+      key = endpoint_uris_[ref->value];
     key = key.substr(0, key.find('?'));
     auto& id = endpoint_ids_[key];
     if (id.empty()) {
@@ -105,8 +112,9 @@ class GraphBuilder {
 
   std::string stepNode(const std::string& route, const StepDef& step) {
     std::string label = step.kind;
-    for (const char* a : {"xpath", "jsonpath", "header", "simple", "lines", "tokenize", "name", "rate", "duration", "strategy",
-                          "correlation-header", "correlation-jsonpath", "size", "timeout"}) {
+    for (const char* a :
+         {"xpath", "jsonpath", "header", "simple", "lines", "tokenize", "name", "rate", "duration",
+          "strategy", "correlation-header", "correlation-jsonpath", "size", "timeout"}) {
       if (const auto* attr = step.attribute(a)) label += std::string("\n") + a + "=" + attr->value;
     }
     const std::string id = "s" + std::to_string(++counter_);
@@ -115,13 +123,15 @@ class GraphBuilder {
   }
 
   // Adds `steps` after `from`; returns the last node of the chain.
-  std::string addPipeline(const std::string& route, const std::vector<StepDef>& steps, std::string from, std::string label) {
+  std::string addPipeline(const std::string& route, const std::vector<StepDef>& steps,
+                          std::string from, std::string label) {
     for (const auto& step : steps) {
       const bool sends = step.kind == "to" || step.kind == "wire-tap" || step.kind == "enrich";
       const std::string node = stepNode(route, step);
       edges_.push_back(Edge{from, node, label});
       label.clear();
-      if (sends) edges_.push_back(Edge{node, endpointNode(step), step.kind == "wire-tap" ? "copy" : ""});
+      if (sends)
+        edges_.push_back(Edge{node, endpointNode(step), step.kind == "wire-tap" ? "copy" : ""});
       if (step.kind == "choice") {
         for (const auto& branch : step.children) {
           std::string condition = branch.kind;
@@ -132,11 +142,14 @@ class GraphBuilder {
         }
       } else if (step.kind == "multicast") {
         for (const auto& branch : step.children) {
-          if (branch.kind == "pipeline") addPipeline(route, branch.children, node, "branch");
-          else addPipeline(route, {branch}, node, "branch");
+          if (branch.kind == "pipeline")
+            addPipeline(route, branch.children, node, "branch");
+          else
+            addPipeline(route, {branch}, node, "branch");
         }
       } else if (step.kind == "recipient-list") {
-        for (const auto& r : step.children) edges_.push_back(Edge{node, endpointNode(r), "recipient"});
+        for (const auto& r : step.children)
+          edges_.push_back(Edge{node, endpointNode(r), "recipient"});
       } else if (!step.children.empty()) {
         addPipeline(route, step.children, node, step.kind == "filter" ? "match" : "each");
       }

@@ -5,10 +5,10 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <functional>
-#include <optional>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <optional>
 #include <set>
 #include <sstream>
 
@@ -71,7 +71,8 @@ class SourceFile {
   }
 
   SourceLocation locate(const char* p) const {
-    if (p < buffer_.data() || p > buffer_.data() + buffer_.size()) return SourceLocation{name_, 0, 0};
+    if (p < buffer_.data() || p > buffer_.data() + buffer_.size())
+      return SourceLocation{name_, 0, 0};
     return locateOffset(static_cast<std::size_t>(p - buffer_.data()));
   }
 
@@ -88,13 +89,14 @@ class SourceFile {
 
   // Parses the text. On malformed XML, reports the error, blanks out the top-level element
   // that contains it and tries again, so the rest of the file is still checked.
-  bool parse(pugi::xml_document& doc, Diagnostics& diagnostics, std::set<std::string>& skipped_ids) {
+  bool parse(pugi::xml_document& doc, Diagnostics& diagnostics,
+             std::set<std::string>& skipped_ids) {
     std::string working = text_;
     for (int round = 0; round < 32; ++round) {
       buffer_ = working;
-      const pugi::xml_parse_result result =
-          doc.load_buffer_inplace(buffer_.data(), buffer_.size(), pugi::parse_default | pugi::parse_ws_pcdata_single,
-                                  pugi::encoding_utf8);
+      const pugi::xml_parse_result result = doc.load_buffer_inplace(
+          buffer_.data(), buffer_.size(), pugi::parse_default | pugi::parse_ws_pcdata_single,
+          pugi::encoding_utf8);
       if (result) return true;
       const auto offset = static_cast<std::size_t>(std::max<std::ptrdiff_t>(0, result.offset));
       const auto region = enclosingTopLevelElement(working, offset);
@@ -104,8 +106,9 @@ class SourceFile {
         return false;
       }
       const SourceLocation start = locateOffset(region->first);
-      diagnostics.error(locateOffset(offset), message + " (the element at line " + std::to_string(start.line) +
-                                                  " is skipped; the rest of the file is still checked)");
+      diagnostics.error(locateOffset(offset),
+                        message + " (the element at line " + std::to_string(start.line) +
+                            " is skipped; the rest of the file is still checked)");
       collectIds(working.substr(region->first, region->second - region->first), skipped_ids);
       for (std::size_t i = region->first; i < region->second; ++i) {
         if (working[i] != '\n') working[i] = ' ';
@@ -115,15 +118,17 @@ class SourceFile {
   }
 
  private:
-  static std::optional<std::pair<std::size_t, std::size_t>> enclosingTopLevelElement(const std::string& text,
-                                                                                     std::size_t offset) {
+  static std::optional<std::pair<std::size_t, std::size_t>> enclosingTopLevelElement(
+      const std::string& text, std::size_t offset) {
     static const char* const kTopLevel[] = {"<route", "<endpoint", "<include", "<error-handler"};
     const auto isTagAt = [&](std::size_t pos) {
       for (const char* tag : kTopLevel) {
         const std::size_t len = std::char_traits<char>::length(tag);
         if (text.compare(pos, len, tag) == 0 && pos + len < text.size()) {
           const char next = text[pos + len];
-          if (next == ' ' || next == '>' || next == '/' || next == '\n' || next == '\t' || next == '\r') return true;
+          if (next == ' ' || next == '>' || next == '/' || next == '\n' || next == '\t' ||
+              next == '\r')
+            return true;
         }
       }
       return false;
@@ -148,7 +153,8 @@ class SourceFile {
   }
 
   static void collectIds(const std::string& text, std::set<std::string>& ids) {
-    for (std::size_t pos = text.find("id=\""); pos != std::string::npos; pos = text.find("id=\"", pos + 4)) {
+    for (std::size_t pos = text.find("id=\""); pos != std::string::npos;
+         pos = text.find("id=\"", pos + 4)) {
       const auto end = text.find('"', pos + 4);
       if (end != std::string::npos) ids.insert(text.substr(pos + 4, end - pos - 4));
     }
@@ -183,7 +189,8 @@ class Loader {
     loadText(content.str(), path, fs::path(path).parent_path().string(), key);
   }
 
-  void loadText(std::string text, const std::string& name, const std::string& base_dir, const std::string& key) {
+  void loadText(std::string text, const std::string& name, const std::string& base_dir,
+                const std::string& key) {
     table_.files.push_back(name);
     stack_.push_back(key);
     auto file = std::make_unique<SourceFile>(name, std::move(text));
@@ -208,7 +215,9 @@ class Loader {
     if (where.column > 1) --where.column;
     return where;
   }
-  SourceLocation at(const pugi::xml_attribute& attribute) const { return current_->locate(attribute.name()); }
+  SourceLocation at(const pugi::xml_attribute& attribute) const {
+    return current_->locate(attribute.name());
+  }
 
   // Element name without its namespace prefix; false when it is not in our namespace.
   bool localName(const pugi::xml_node& node, std::string& local) {
@@ -218,7 +227,8 @@ class Loader {
     local = colon == std::string::npos ? name : name.substr(colon + 1);
     const std::string ns = namespaceOf(node, prefix);
     if (ns != kRoutesNamespace) {
-      diagnostics_.error(at(node), "element <" + name + "> is not in the busway routes namespace (xmlns=\"" +
+      diagnostics_.error(at(node), "element <" + name +
+                                       "> is not in the busway routes namespace (xmlns=\"" +
                                        std::string(kRoutesNamespace) + "\")" +
                                        (ns.empty() ? "" : "; it is in '" + ns + "'"));
       return false;
@@ -235,7 +245,8 @@ class Loader {
   }
 
   // Resolves ${env:...} and ${file:...}; other ${...} are left for run time.
-  std::string resolvePlaceholders(const std::string& value, const std::function<SourceLocation(std::size_t)>& where) {
+  std::string resolvePlaceholders(const std::string& value,
+                                  const std::function<SourceLocation(std::size_t)>& where) {
     std::string out;
     std::size_t pos = 0;
     while (pos < value.size()) {
@@ -260,15 +271,16 @@ class Loader {
           out += body.substr(dash + 2);
         } else {
           diagnostics_.error(where(open), "environment variable '" + name +
-                                              "' is not set; set it or give a default: ${env:" + name + ":-value}");
+                                              "' is not set; set it or give a default: ${env:" +
+                                              name + ":-value}");
         }
       } else {
         fs::path file_path(body);
         if (file_path.is_relative()) file_path = fs::path(base_dirs_.back()) / file_path;
         std::ifstream in(file_path, std::ios::binary);
         if (!in) {
-          diagnostics_.error(where(open), "cannot read '" + file_path.string() + "' for ${file:" + body + "}: " +
-                                              std::strerror(errno));
+          diagnostics_.error(where(open), "cannot read '" + file_path.string() + "' for ${file:" +
+                                              body + "}: " + std::strerror(errno));
         } else {
           std::ostringstream content;
           content << in.rdbuf();
@@ -284,15 +296,17 @@ class Loader {
   }
 
   // Reads the attributes of `node` against its rules; reports unknown ones.
-  std::map<std::string, AttributeDef> readAttributes(const pugi::xml_node& node, const ElementRule& rule) {
+  std::map<std::string, AttributeDef> readAttributes(const pugi::xml_node& node,
+                                                     const ElementRule& rule) {
     std::map<std::string, AttributeDef> out;
     for (const auto& a : node.attributes()) {
       const std::string name = a.name();
       if (name == "xmlns" || name.rfind("xmlns:", 0) == 0 || name.rfind("xsi:", 0) == 0) continue;
       if (!rule.allows(name)) {
-        diagnostics_.error(at(a), "<" + rule.name + "> has no attribute '" + name + "'" +
-                                      didYouMean(name, rule.attributeNames()) +
-                                      (rule.attributes.empty() ? "" : "; it takes: " + rule.attributeList()));
+        diagnostics_.error(
+            at(a), "<" + rule.name + "> has no attribute '" + name + "'" +
+                       didYouMean(name, rule.attributeNames()) +
+                       (rule.attributes.empty() ? "" : "; it takes: " + rule.attributeList()));
         continue;
       }
       AttributeDef def;
@@ -300,7 +314,8 @@ class Loader {
       def.where = at(a);
       def.value_where = current_->locate(a.value());
       const AttributeDef* self = &def;
-      def.value = resolvePlaceholders(a.value(), [self](std::size_t offset) { return self->locate(offset); });
+      def.value = resolvePlaceholders(a.value(),
+                                      [self](std::size_t offset) { return self->locate(offset); });
       out.emplace(name, std::move(def));
     }
     for (const auto& group : rule.one_of) {
@@ -313,7 +328,8 @@ class Loader {
       }
     }
     for (const auto& name : rule.required) {
-      if (!out.count(name)) diagnostics_.error(at(node), "<" + rule.name + "> needs attribute '" + name + "'");
+      if (!out.count(name))
+        diagnostics_.error(at(node), "<" + rule.name + "> needs attribute '" + name + "'");
     }
     return out;
   }
@@ -323,15 +339,19 @@ class Loader {
     const auto it = attributes.find("id");
     if (it == attributes.end()) return;
     const std::string& id = it->second.value;
-    const auto ok_first = [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; };
+    const auto ok_first = [](char c) {
+      return std::isalpha(static_cast<unsigned char>(c)) || c == '_';
+    };
     const auto ok_rest = [](char c) {
       return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-';
     };
     bool ok = !id.empty() && ok_first(id[0]);
     for (std::size_t i = 1; ok && i < id.size(); ++i) ok = ok_rest(id[i]);
     if (!ok) {
-      diagnostics_.error(it->second.value_where, std::string(what) + " id '" + id +
-                                                     "' is not a valid name: start with a letter or '_', then letters, digits, '_', '.' or '-'");
+      diagnostics_.error(it->second.value_where,
+                         std::string(what) + " id '" + id +
+                             "' is not a valid name: start with a letter or '_', then letters, "
+                             "digits, '_', '.' or '-'");
     }
   }
 
@@ -344,7 +364,8 @@ class Loader {
           // text report their errors by line, counted from there.
           const char* first = child.value();
           while (*first == ' ' || *first == '\t' || *first == '\r' || *first == '\n') ++first;
-          if (*first != '\0' || text.empty()) where = current_->locate(*first != '\0' ? first : child.value());
+          if (*first != '\0' || text.empty())
+            where = current_->locate(*first != '\0' ? first : child.value());
         }
         text += child.value();
       }
@@ -363,27 +384,35 @@ class Loader {
       return;
     }
     const auto attributes = readAttributes(root, rules().at("routes"));
-    if (const auto it = attributes.find("version"); it != attributes.end() && it->second.value != "1") {
-      diagnostics_.error(it->second.value_where, "this busway reads routing tables of version 1, not '" + it->second.value + "'");
+    if (const auto it = attributes.find("version");
+        it != attributes.end() && it->second.value != "1") {
+      diagnostics_.error(
+          it->second.value_where,
+          "this busway reads routing tables of version 1, not '" + it->second.value + "'");
     }
     for (const auto& child : root.children()) {
       if (child.type() != pugi::node_element) continue;
       std::string kind;
       if (!localName(child, kind)) continue;
-      if (kind == "include") readInclude(child);
-      else if (kind == "endpoint") readEndpoint(child);
-      else if (kind == "error-handler") table_.error_handlers.push_back(readErrorHandler(child, true));
-      else if (kind == "route") readRoute(child);
-      else unknownElement(child, kind, "routes", {"include", "endpoint", "error-handler", "route"});
+      if (kind == "include")
+        readInclude(child);
+      else if (kind == "endpoint")
+        readEndpoint(child);
+      else if (kind == "error-handler")
+        table_.error_handlers.push_back(readErrorHandler(child, true));
+      else if (kind == "route")
+        readRoute(child);
+      else
+        unknownElement(child, kind, "routes", {"include", "endpoint", "error-handler", "route"});
     }
   }
 
-  void unknownElement(const pugi::xml_node& node, const std::string& kind, const std::string& parent,
-                      const std::vector<std::string>& allowed) {
+  void unknownElement(const pugi::xml_node& node, const std::string& kind,
+                      const std::string& parent, const std::vector<std::string>& allowed) {
     std::string list;
     for (const auto& a : allowed) list += (list.empty() ? "<" : ", <") + a + ">";
-    diagnostics_.error(at(node), "unknown element <" + kind + "> in <" + parent + ">" + didYouMean(kind, allowed) +
-                                     "; allowed here: " + list);
+    diagnostics_.error(at(node), "unknown element <" + kind + "> in <" + parent + ">" +
+                                     didYouMean(kind, allowed) + "; allowed here: " + list);
   }
 
   void readInclude(const pugi::xml_node& node) {
@@ -420,45 +449,65 @@ class Loader {
       return it == attributes.end() ? nullptr : &it->second;
     };
     if (const auto* id = get("id")) {
-      if (!top_level) diagnostics_.error(id->where, "an <error-handler> inside a <route> has no id; it applies to that route");
+      if (!top_level)
+        diagnostics_.error(
+            id->where, "an <error-handler> inside a <route> has no id; it applies to that route");
       def.id = id->value;
     } else if (top_level) {
-      diagnostics_.error(def.where, "a top-level <error-handler> needs an id so routes can refer to it");
+      diagnostics_.error(def.where,
+                         "a top-level <error-handler> needs an id so routes can refer to it");
     }
     if (const auto* a = get("max-attempts")) {
       const auto v = parseInteger(a->value);
-      if (!v || *v < 1 || *v > 1000) diagnostics_.error(a->value_where, "max-attempts must be a whole number from 1 to 1000, not '" + a->value + "'");
-      else def.max_attempts = static_cast<int>(*v);
+      if (!v || *v < 1 || *v > 1000)
+        diagnostics_.error(
+            a->value_where,
+            "max-attempts must be a whole number from 1 to 1000, not '" + a->value + "'");
+      else
+        def.max_attempts = static_cast<int>(*v);
     }
     const auto duration = [&](const char* name, long long& out) {
       if (const auto* a = get(name)) {
         const auto v = parseDuration(a->value);
-        if (!v) diagnostics_.error(a->value_where, std::string(name) + " must be a duration such as 250ms, 5s or 2m, not '" + a->value + "'");
-        else out = v->count();
+        if (!v)
+          diagnostics_.error(a->value_where,
+                             std::string(name) +
+                                 " must be a duration such as 250ms, 5s or 2m, not '" + a->value +
+                                 "'");
+        else
+          out = v->count();
       }
     };
     duration("delay", def.delay_ms);
     duration("max-delay", def.max_delay_ms);
     if (const auto* a = get("backoff")) {
       const auto v = parseDecimal(a->value);
-      if (!v || *v < 1.0) diagnostics_.error(a->value_where, "backoff must be a number of at least 1.0, not '" + a->value + "'");
-      else def.backoff = *v;
+      if (!v || *v < 1.0)
+        diagnostics_.error(a->value_where,
+                           "backoff must be a number of at least 1.0, not '" + a->value + "'");
+      else
+        def.backoff = *v;
     }
     if (const auto* a = get("jitter")) {
       const auto v = parseDecimal(a->value);
-      if (!v || *v < 0.0 || *v > 1.0) diagnostics_.error(a->value_where, "jitter must be a number from 0 to 1, not '" + a->value + "'");
-      else def.jitter = *v;
+      if (!v || *v < 0.0 || *v > 1.0)
+        diagnostics_.error(a->value_where,
+                           "jitter must be a number from 0 to 1, not '" + a->value + "'");
+      else
+        def.jitter = *v;
     }
     if (const auto* a = get("retry-on")) {
       if (a->value != "transient" && a->value != "all") {
-        diagnostics_.error(a->value_where, "retry-on must be 'transient' or 'all', not '" + a->value + "'");
+        diagnostics_.error(a->value_where,
+                           "retry-on must be 'transient' or 'all', not '" + a->value + "'");
       }
       def.retry_all = a->value == "all";
     }
     if (const auto* a = get("dead-letter")) def.dead_letter_ref = *a;
     if (const auto* a = get("dead-letter-uri")) def.dead_letter_uri = *a;
     for (const auto& child : node.children()) {
-      if (child.type() == pugi::node_element) diagnostics_.error(at(child), "<error-handler> has no child elements");
+      if (child.type() == pugi::node_element)
+        diagnostics_.error(at(child), "<error-handler> has no child elements");
     }
     return def;
   }
@@ -469,10 +518,13 @@ class Loader {
     RouteDef route;
     route.where = at(node);
     if (auto it = attributes.find("id"); it != attributes.end()) route.id = it->second.value;
-    if (auto it = attributes.find("error-handler"); it != attributes.end()) route.error_handler_ref = it->second;
+    if (auto it = attributes.find("error-handler"); it != attributes.end())
+      route.error_handler_ref = it->second;
     if (auto it = attributes.find("autostart"); it != attributes.end()) {
       const auto v = parseBoolean(it->second.value);
-      if (!v) diagnostics_.error(it->second.value_where, "autostart must be true or false, not '" + it->second.value + "'");
+      if (!v)
+        diagnostics_.error(it->second.value_where,
+                           "autostart must be true or false, not '" + it->second.value + "'");
       route.autostart = v.value_or(true);
     }
     bool seen_step = false;
@@ -481,16 +533,22 @@ class Loader {
       std::string kind;
       if (!localName(child, kind)) continue;
       if (kind == "description") {
-        if (route.from || route.error_handler) diagnostics_.error(at(child), "<description> must come first in a <route>");
+        if (route.from || route.error_handler)
+          diagnostics_.error(at(child), "<description> must come first in a <route>");
         SourceLocation ignored;
         route.description = readText(child, ignored);
       } else if (kind == "error-handler") {
-        if (route.error_handler) diagnostics_.error(at(child), "a route has at most one <error-handler>");
-        else if (route.from) diagnostics_.error(at(child), "<error-handler> must come before <from> in a <route>");
+        if (route.error_handler)
+          diagnostics_.error(at(child), "a route has at most one <error-handler>");
+        else if (route.from)
+          diagnostics_.error(at(child), "<error-handler> must come before <from> in a <route>");
         route.error_handler = readErrorHandler(child, false);
       } else if (kind == "from") {
-        if (route.from) diagnostics_.error(at(child), "a route reads from one endpoint: a second <from> is not allowed");
-        else if (seen_step) diagnostics_.error(at(child), "<from> must come before the steps of the route");
+        if (route.from)
+          diagnostics_.error(at(child),
+                             "a route reads from one endpoint: a second <from> is not allowed");
+        else if (seen_step)
+          diagnostics_.error(at(child), "<from> must come before the steps of the route");
         route.from = readStep(child, kind);
       } else if (isStep(kind)) {
         seen_step = true;
@@ -501,7 +559,9 @@ class Loader {
         unknownElement(child, kind, "route", allowed);
       }
     }
-    if (!route.from) diagnostics_.error(route.where, "route '" + route.id + "' has no <from>: say where its messages come from");
+    if (!route.from)
+      diagnostics_.error(
+          route.where, "route '" + route.id + "' has no <from>: say where its messages come from");
     table_.routes.push_back(std::move(route));
   }
 
@@ -525,7 +585,8 @@ class Loader {
       const auto& allowed = rule.children;
       if (std::find(allowed.begin(), allowed.end(), child_kind) == allowed.end()) {
         if (allowed.empty()) {
-          diagnostics_.error(at(child), "<" + kind + "> has no child elements, found <" + child_kind + ">");
+          diagnostics_.error(at(child),
+                             "<" + kind + "> has no child elements, found <" + child_kind + ">");
         } else {
           unknownElement(child, child_kind, kind, allowed);
         }
@@ -555,8 +616,8 @@ TableDefinition loadTable(const std::string& path, Diagnostics& diagnostics) {
   return table;
 }
 
-TableDefinition loadTableFromString(const std::string& text, const std::string& name, const std::string& base_dir,
-                                    Diagnostics& diagnostics) {
+TableDefinition loadTableFromString(const std::string& text, const std::string& name,
+                                    const std::string& base_dir, Diagnostics& diagnostics) {
   Loader loader(diagnostics);
   loader.loadText(text, name, base_dir.empty() ? "." : base_dir, name);
   auto table = loader.take();

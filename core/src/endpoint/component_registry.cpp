@@ -21,8 +21,9 @@ Result<void> ComponentRegistry::add(std::shared_ptr<Component> component, std::s
   const std::string scheme(component->scheme());
   const auto it = components_.find(scheme);
   if (it != components_.end()) {
-    return Error(ErrorKind::invalid, "scheme '" + scheme + "' is offered by both " + it->second.origin +
-                                         " and " + origin + "; remove one of them");
+    return Error(ErrorKind::invalid, "scheme '" + scheme + "' is offered by both " +
+                                         it->second.origin + " and " + origin +
+                                         "; remove one of them");
   }
   components_.emplace(scheme, Entry{std::move(component), std::move(origin)});
   return {};
@@ -57,10 +58,12 @@ Result<EndpointPtr> ComponentRegistry::resolve(std::string_view text) {
 Result<EndpointPtr> ComponentRegistry::resolve(const Uri& uri) {
   Component* component = find(uri.scheme);
   if (component == nullptr) {
-    return Error(ErrorKind::invalid, "no component for scheme '" + uri.scheme + "'" + didYouMean(uri.scheme, schemes()) +
+    return Error(ErrorKind::invalid, "no component for scheme '" + uri.scheme + "'" +
+                                         didYouMean(uri.scheme, schemes()) +
                                          "; is its plugin installed?");
   }
-  if (auto checked = checkOptions(uri, component->options()); !checked) return std::move(checked).error();
+  if (auto checked = checkOptions(uri, component->options()); !checked)
+    return std::move(checked).error();
   return component->resolve(uri, context_);
 }
 
@@ -74,16 +77,29 @@ Result<void> checkOptions(const Uri& uri, const std::vector<OptionSpec>& specs) 
       if (candidate.name == name) spec = &candidate;
     }
     if (spec == nullptr) {
-      return Error(ErrorKind::invalid, "unknown option '" + name + "' for " + uri.scheme + ":" + didYouMean(name, names));
+      return Error(ErrorKind::invalid, "unknown option '" + name + "' for " + uri.scheme + ":" +
+                                           didYouMean(name, names));
     }
     bool ok = true;
     std::string expected;
     switch (spec->type) {
       case OptionSpec::Type::string: break;
-      case OptionSpec::Type::integer: ok = parseInteger(value).has_value(); expected = "an integer"; break;
-      case OptionSpec::Type::boolean: ok = parseBoolean(value).has_value(); expected = "true or false"; break;
-      case OptionSpec::Type::duration: ok = parseDuration(value).has_value(); expected = "a duration such as 250ms, 5s or 2m"; break;
-      case OptionSpec::Type::size: ok = parseSize(value).has_value(); expected = "a size such as 512, 64KB or 10MB"; break;
+      case OptionSpec::Type::integer:
+        ok = parseInteger(value).has_value();
+        expected = "an integer";
+        break;
+      case OptionSpec::Type::boolean:
+        ok = parseBoolean(value).has_value();
+        expected = "true or false";
+        break;
+      case OptionSpec::Type::duration:
+        ok = parseDuration(value).has_value();
+        expected = "a duration such as 250ms, 5s or 2m";
+        break;
+      case OptionSpec::Type::size:
+        ok = parseSize(value).has_value();
+        expected = "a size such as 512, 64KB or 10MB";
+        break;
       case OptionSpec::Type::enumeration: {
         ok = false;
         expected = "one of";
@@ -95,19 +111,22 @@ Result<void> checkOptions(const Uri& uri, const std::vector<OptionSpec>& specs) 
       }
     }
     if (!ok) {
-      return Error(ErrorKind::invalid, "option '" + name + "' of " + uri.scheme + ": is '" + value + "', expected " + expected);
+      return Error(ErrorKind::invalid, "option '" + name + "' of " + uri.scheme + ": is '" + value +
+                                           "', expected " + expected);
     }
   }
   for (const auto& spec : specs) {
     if (spec.required && uri.option(spec.name) == nullptr) {
-      return Error(ErrorKind::invalid, "missing required option '" + spec.name + "' for " + uri.scheme + ": (" + spec.doc + ")");
+      return Error(ErrorKind::invalid, "missing required option '" + spec.name + "' for " +
+                                           uri.scheme + ": (" + spec.doc + ")");
     }
   }
   return {};
 }
 
 namespace {
-const std::string& valueOf(const Uri& uri, const std::vector<OptionSpec>& specs, std::string_view name) {
+const std::string& valueOf(const Uri& uri, const std::vector<OptionSpec>& specs,
+                           std::string_view name) {
   if (const auto* value = uri.option(name)) return *value;
   for (const auto& spec : specs) {
     if (spec.name == name) return spec.default_value;
@@ -118,11 +137,17 @@ const std::string& valueOf(const Uri& uri, const std::vector<OptionSpec>& specs,
 }  // namespace
 
 std::string UriOptions::text(std::string_view name) const { return valueOf(uri_, specs_, name); }
-std::int64_t UriOptions::integer(std::string_view name) const { return parseInteger(valueOf(uri_, specs_, name)).value_or(0); }
-bool UriOptions::boolean(std::string_view name) const { return parseBoolean(valueOf(uri_, specs_, name)).value_or(false); }
+std::int64_t UriOptions::integer(std::string_view name) const {
+  return parseInteger(valueOf(uri_, specs_, name)).value_or(0);
+}
+bool UriOptions::boolean(std::string_view name) const {
+  return parseBoolean(valueOf(uri_, specs_, name)).value_or(false);
+}
 std::chrono::milliseconds UriOptions::duration(std::string_view name) const {
   return parseDuration(valueOf(uri_, specs_, name)).value_or(std::chrono::milliseconds(0));
 }
-std::uint64_t UriOptions::size(std::string_view name) const { return parseSize(valueOf(uri_, specs_, name)).value_or(0); }
+std::uint64_t UriOptions::size(std::string_view name) const {
+  return parseSize(valueOf(uri_, specs_, name)).value_or(0);
+}
 
 }  // namespace busway

@@ -41,7 +41,8 @@ class DirectProducer final : public Processor {
   bool process(const ExchangePtr& exchange, Done done) override {
     const ProcessorPtr route = channel_->current();
     if (!route) {
-      exchange->fail(ErrorKind::transient, "no route consumes " + name_ + " (is the route stopped or missing?)", name_);
+      exchange->fail(ErrorKind::transient,
+                     "no route consumes " + name_ + " (is the route stopped or missing?)", name_);
       return true;
     }
     return route->process(exchange, std::move(done));
@@ -70,7 +71,8 @@ class DirectConsumer final : public Consumer {
 
 class DirectEndpoint final : public Endpoint {
  public:
-  DirectEndpoint(Uri uri, std::shared_ptr<DirectChannel> channel) : Endpoint(std::move(uri)), channel_(std::move(channel)) {}
+  DirectEndpoint(Uri uri, std::shared_ptr<DirectChannel> channel)
+      : Endpoint(std::move(uri)), channel_(std::move(channel)) {}
   Result<ProcessorPtr> createProducer() override {
     return ProcessorPtr(std::make_shared<DirectProducer>(channel_, uri().key()));
   }
@@ -87,7 +89,8 @@ class DirectComponent final : public Component {
   std::string_view scheme() const override { return "direct"; }
   std::vector<OptionSpec> options() const override { return {}; }
   Result<EndpointPtr> resolve(const Uri& uri, BusContext&) override {
-    if (uri.path.empty()) return Error(ErrorKind::invalid, "direct: needs a name, for example direct:validate-order");
+    if (uri.path.empty())
+      return Error(ErrorKind::invalid, "direct: needs a name, for example direct:validate-order");
     std::lock_guard lock(mutex_);
     auto& channel = channels_[uri.path];
     if (!channel) channel = std::make_shared<DirectChannel>();

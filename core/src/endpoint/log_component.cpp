@@ -10,7 +10,12 @@ namespace {
 std::vector<OptionSpec> logOptions() {
   using T = OptionSpec::Type;
   return {
-      {"level", T::enumeration, "info", false, {"trace", "debug", "info", "warn", "error"}, "log level of each line"},
+      {"level",
+       T::enumeration,
+       "info",
+       false,
+       {"trace", "debug", "info", "warn", "error"},
+       "log level of each line"},
       {"show-headers", T::boolean, "false", false, {}, "also write the headers"},
       {"show-body", T::boolean, "true", false, {}, "write the body"},
       {"max-body", T::size, "4KB", false, {}, "longer bodies are cut, with a note of their size"},
@@ -20,7 +25,11 @@ std::vector<OptionSpec> logOptions() {
 class LogProducer final : public Processor {
  public:
   LogProducer(std::string category, LogLevel level, bool headers, bool body, std::size_t max_body)
-      : category_(std::move(category)), level_(level), headers_(headers), body_(body), max_body_(max_body) {}
+      : category_(std::move(category)),
+        level_(level),
+        headers_(headers),
+        body_(body),
+        max_body_(max_body) {}
 
   bool process(const ExchangePtr& exchange, Done) override {
     if (!Log::enabled(level_)) return true;
@@ -62,12 +71,13 @@ class LogEndpoint final : public Endpoint {
     const UriOptions options(uri(), specs);
     LogLevel level = LogLevel::info;
     parseLogLevel(options.text("level"), level);
-    return ProcessorPtr(std::make_shared<LogProducer>(uri().path.empty() ? "log" : uri().path, level,
-                                                      options.boolean("show-headers"), options.boolean("show-body"),
-                                                      static_cast<std::size_t>(options.size("max-body"))));
+    return ProcessorPtr(std::make_shared<LogProducer>(
+        uri().path.empty() ? "log" : uri().path, level, options.boolean("show-headers"),
+        options.boolean("show-body"), static_cast<std::size_t>(options.size("max-body"))));
   }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr) override {
-    return Error(ErrorKind::invalid, "log: can only receive messages (to), not start a route (from)");
+    return Error(ErrorKind::invalid,
+                 "log: can only receive messages (to), not start a route (from)");
   }
 };
 

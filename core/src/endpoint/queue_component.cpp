@@ -47,8 +47,9 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     for (auto& stored : log_->takeRecovered(name_)) {
       auto message = store::decodeMessage(stored.payload);
       if (!message) {
-        logError("queue:" + name_, "stored message " + std::to_string(stored.seq) + " cannot be read (" +
-                                       message.error().message + "); it stays in the store, see 'busway store verify'");
+        logError("queue:" + name_, "stored message " + std::to_string(stored.seq) +
+                                       " cannot be read (" + message.error().message +
+                                       "); it stays in the store, see 'busway store verify'");
         continue;
       }
       Item item{std::move(*message), nullptr, {}, stored.seq};
@@ -56,7 +57,8 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
       ++recovered;
     }
     if (recovered > 0) {
-      logInfo("queue:" + name_, "resuming " + std::to_string(recovered) + " stored message(s) not acknowledged before the last stop");
+      logInfo("queue:" + name_, "resuming " + std::to_string(recovered) +
+                                    " stored message(s) not acknowledged before the last stop");
     }
     dispatchLocked(lock);
   }
@@ -80,13 +82,15 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     if (!blocked_.empty() || isFull(item.message.body().size())) {
       if (limits_.when_full == WhenFull::reject) {
         exchange->fail(ErrorKind::rejected,
-                       "queue:" + name_ + " is full (" + std::to_string(items_.size()) + " messages, " +
-                           std::to_string(bytes_) + " bytes); raise capacity/max-bytes or add consumers",
+                       "queue:" + name_ + " is full (" + std::to_string(items_.size()) +
+                           " messages, " + std::to_string(bytes_) +
+                           " bytes); raise capacity/max-bytes or add consumers",
                        "queue:" + name_);
         return true;
       }
       // Park the producer; it resumes when a consumer frees space.
-      blocked_.push_back(Blocked{std::move(item), in_out ? Done{} : std::move(done), in_out ? nullptr : exchange});
+      blocked_.push_back(
+          Blocked{std::move(item), in_out ? Done{} : std::move(done), in_out ? nullptr : exchange});
       return false;
     }
     if (log_ != nullptr && !in_out) {
@@ -127,8 +131,8 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
   };
   struct Blocked {
     Item item;
-    Done resume;            // in-only producers waiting for space
-    ExchangePtr producer;   // in-only: told when the store refuses the message
+    Done resume;           // in-only producers waiting for space
+    ExchangePtr producer;  // in-only: told when the store refuses the message
   };
   struct Admitted {
     Item item;
@@ -148,9 +152,10 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     for (auto& a : admitted) {
       std::string payload = store::encodeMessage(a.item.message);
       auto shared = std::make_shared<Admitted>(std::move(a));
-      log->append(name_, std::move(payload), [self = shared_from_this(), shared](Result<std::uint64_t> seq) {
-        self->stored(std::move(*shared), std::move(seq));
-      });
+      log->append(name_, std::move(payload),
+                  [self = shared_from_this(), shared](Result<std::uint64_t> seq) {
+                    self->stored(std::move(*shared), std::move(seq));
+                  });
     }
   }
 
@@ -181,7 +186,8 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
 
   bool isFull(std::size_t incoming_bytes) const {
     const std::size_t held = items_.size() + storing_;
-    return held >= limits_.capacity || (held > 0 && bytes_ + storing_bytes_ + incoming_bytes > limits_.max_bytes);
+    return held >= limits_.capacity ||
+           (held > 0 && bytes_ + storing_bytes_ + incoming_bytes > limits_.max_bytes);
   }
 
   void push(Item item) {
@@ -202,8 +208,10 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
       items_.pop_front();
       bytes_ -= item.message.body().size();
       ++target->active;
-      boost::asio::post(executor_, [self = shared_from_this(), id = target->id, route = target->route,
-                                    item = std::move(item)]() mutable { self->deliver(id, route, std::move(item)); });
+      boost::asio::post(executor_, [self = shared_from_this(), id = target->id,
+                                    route = target->route, item = std::move(item)]() mutable {
+        self->deliver(id, route, std::move(item));
+      });
     }
     // Space may have opened: admit parked producers in order.
     std::vector<Done> resumed;
@@ -240,28 +248,34 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
     std::optional<Message> original;
     if (seq != 0) original = item.message;
     ExchangePtr exchange = item.requester ? item.requester : makeExchange(std::move(item.message));
-    auto finished = [self = shared_from_this(), id, exchange, done = std::move(item.done), seq, original]() {
-      if (done) done();
+    auto finished = [self = shared_from_this(), id, exchange, done = std::move(item.done), seq,
+                     original]() {
+      if (done)
+        done();
       else if (seq != 0) {
         if (!exchange->failed()) {
           // Completed, or safe in the dead-letter channel: the store may forget it.
           self->log_->ack(seq);
         } else {
           // Not handled: it stays in the store and comes again after retry-delay.
-          logWarn("queue:" + self->name_, "message " + exchange->message.id() + " failed (" + exchange->error->describe() +
-                                               "); it stays in the store and is delivered again in " +
-                                               formatDuration(self->retry_delay_));
-          auto timer = std::make_shared<boost::asio::steady_timer>(self->executor_, self->retry_delay_);
-          timer->async_wait([self, timer, seq, message = *original](const boost::system::error_code&) mutable {
-            std::unique_lock lock(self->mutex_);
-            self->push(Item{std::move(message), nullptr, {}, seq});
-            self->dispatchLocked(lock);
-          });
+          logWarn("queue:" + self->name_,
+                  "message " + exchange->message.id() + " failed (" + exchange->error->describe() +
+                      "); it stays in the store and is delivered again in " +
+                      formatDuration(self->retry_delay_));
+          auto timer =
+              std::make_shared<boost::asio::steady_timer>(self->executor_, self->retry_delay_);
+          timer->async_wait(
+              [self, timer, seq, message = *original](const boost::system::error_code&) mutable {
+                std::unique_lock lock(self->mutex_);
+                self->push(Item{std::move(message), nullptr, {}, seq});
+                self->dispatchLocked(lock);
+              });
         }
       } else if (exchange->failed()) {
         // In-only: the producer was answered when the message was queued, so the failure
         // is the consuming route's to handle; its error handler has already run.
-        logWarn("queue:" + self->name_, "message " + exchange->message.id() + " failed: " + exchange->error->describe());
+        logWarn("queue:" + self->name_,
+                "message " + exchange->message.id() + " failed: " + exchange->error->describe());
       }
       std::unique_lock lock(self->mutex_);
       for (auto& s : self->subscribers_) {
@@ -289,7 +303,9 @@ class QueueChannel : public std::enable_shared_from_this<QueueChannel> {
 class QueueProducer final : public Processor {
  public:
   explicit QueueProducer(std::shared_ptr<QueueChannel> channel) : channel_(std::move(channel)) {}
-  bool process(const ExchangePtr& exchange, Done done) override { return channel_->offer(exchange, std::move(done)); }
+  bool process(const ExchangePtr& exchange, Done done) override {
+    return channel_->offer(exchange, std::move(done));
+  }
 
  private:
   std::shared_ptr<QueueChannel> channel_;
@@ -317,14 +333,34 @@ std::vector<OptionSpec> queueOptions() {
   return {
       {"capacity", T::integer, "10000", false, {}, "most messages held before the queue is full"},
       {"max-bytes", T::size, "64MB", false, {}, "most body bytes held before the queue is full"},
-      {"when-full", T::enumeration, "block", false, {"block", "reject"},
-       "block: the producer waits for space (no thread is held); reject: the producer fails with 'rejected'"},
-      {"consumers", T::integer, "1", false, {}, "messages a consuming route processes at the same time"},
-      {"durable", T::boolean, "false", false, {},
-       "true: in-only messages are written to the store (--data-dir) before the producer is answered and survive a crash "
+      {"when-full",
+       T::enumeration,
+       "block",
+       false,
+       {"block", "reject"},
+       "block: the producer waits for space (no thread is held); reject: the producer fails with "
+       "'rejected'"},
+      {"consumers",
+       T::integer,
+       "1",
+       false,
+       {},
+       "messages a consuming route processes at the same time"},
+      {"durable",
+       T::boolean,
+       "false",
+       false,
+       {},
+       "true: in-only messages are written to the store (--data-dir) before the producer is "
+       "answered and survive a crash "
        "or restart; removed only when the consuming route has handled them"},
-      {"retry-delay", T::duration, "5s", false, {},
-       "durable: a message whose route failed it (after its error handler) is delivered again after this delay"},
+      {"retry-delay",
+       T::duration,
+       "5s",
+       false,
+       {},
+       "durable: a message whose route failed it (after its error handler) is delivered again "
+       "after this delay"},
   };
 }
 
@@ -336,10 +372,16 @@ struct RequestedLimits {
 
 class QueueEndpoint final : public Endpoint {
  public:
-  QueueEndpoint(Uri uri, std::shared_ptr<QueueChannel> channel, int consumers, RequestedLimits limits,
-                bool durable, store::SegmentLog* log, std::chrono::milliseconds retry_delay)
-      : Endpoint(std::move(uri)), channel_(std::move(channel)), consumers_(consumers), limits_(limits), durable_(durable),
-        log_(log), retry_delay_(retry_delay) {}
+  QueueEndpoint(Uri uri, std::shared_ptr<QueueChannel> channel, int consumers,
+                RequestedLimits limits, bool durable, store::SegmentLog* log,
+                std::chrono::milliseconds retry_delay)
+      : Endpoint(std::move(uri)),
+        channel_(std::move(channel)),
+        consumers_(consumers),
+        limits_(limits),
+        durable_(durable),
+        log_(log),
+        retry_delay_(retry_delay) {}
   void activate() override {
     if (limits_.capacity || limits_.max_bytes || limits_.when_full) {
       channel_->setLimits(limits_.capacity, limits_.max_bytes, limits_.when_full);
@@ -349,9 +391,12 @@ class QueueEndpoint final : public Endpoint {
   // An in-only message on a memory queue was answered when it was queued: nobody can be
   // told later whether it was handled. A durable queue keeps it until it was.
   bool acknowledges() const override { return durable_; }
-  Result<ProcessorPtr> createProducer() override { return ProcessorPtr(std::make_shared<QueueProducer>(channel_)); }
+  Result<ProcessorPtr> createProducer() override {
+    return ProcessorPtr(std::make_shared<QueueProducer>(channel_));
+  }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr route) override {
-    return std::unique_ptr<Consumer>(std::make_unique<QueueConsumer>(channel_, std::move(route), consumers_));
+    return std::unique_ptr<Consumer>(
+        std::make_unique<QueueConsumer>(channel_, std::move(route), consumers_));
   }
 
  private:
@@ -368,11 +413,14 @@ class QueueComponent final : public Component {
   std::string_view scheme() const override { return "queue"; }
   std::vector<OptionSpec> options() const override { return queueOptions(); }
   Result<EndpointPtr> resolve(const Uri& uri, BusContext& context) override {
-    if (uri.path.empty()) return Error(ErrorKind::invalid, "queue: needs a name, for example queue:orders");
+    if (uri.path.empty())
+      return Error(ErrorKind::invalid, "queue: needs a name, for example queue:orders");
     const auto specs = queueOptions();
     const UriOptions options(uri, specs);
-    if (options.integer("capacity") < 1) return Error(ErrorKind::invalid, "queue option 'capacity' must be at least 1");
-    if (options.integer("consumers") < 1) return Error(ErrorKind::invalid, "queue option 'consumers' must be at least 1");
+    if (options.integer("capacity") < 1)
+      return Error(ErrorKind::invalid, "queue option 'capacity' must be at least 1");
+    if (options.integer("consumers") < 1)
+      return Error(ErrorKind::invalid, "queue option 'consumers' must be at least 1");
     std::lock_guard lock(mutex_);
     auto& channel = channels_[uri.path];
     if (!channel) channel = std::make_shared<QueueChannel>(uri.path, context.executor());
@@ -380,18 +428,23 @@ class QueueComponent final : public Component {
     // activate); limits a URI does not give (typically on the producer side) stay as they
     // are: a URI that only says when-full does not reset the capacity.
     RequestedLimits limits;
-    if (options.has("capacity")) limits.capacity = static_cast<std::size_t>(options.integer("capacity"));
+    if (options.has("capacity"))
+      limits.capacity = static_cast<std::size_t>(options.integer("capacity"));
     if (options.has("max-bytes")) limits.max_bytes = options.size("max-bytes");
-    if (options.has("when-full")) limits.when_full = options.text("when-full") == "reject" ? WhenFull::reject : WhenFull::block;
+    if (options.has("when-full"))
+      limits.when_full = options.text("when-full") == "reject" ? WhenFull::reject : WhenFull::block;
     store::SegmentLog* log = nullptr;
     if (options.boolean("durable") && context.hasDataDir()) {
       auto opened = context.queueLog();
-      if (!opened) return Error(ErrorKind::permanent, "queue:" + uri.path + " is durable but the store cannot be opened: " + opened.error().message);
+      if (!opened)
+        return Error(ErrorKind::permanent,
+                     "queue:" + uri.path +
+                         " is durable but the store cannot be opened: " + opened.error().message);
       log = *opened;
     }
-    return EndpointPtr(std::make_shared<QueueEndpoint>(uri, channel, static_cast<int>(options.integer("consumers")), limits,
-                                                       options.boolean("durable"), log,
-                                                       options.duration("retry-delay")));
+    return EndpointPtr(std::make_shared<QueueEndpoint>(
+        uri, channel, static_cast<int>(options.integer("consumers")), limits,
+        options.boolean("durable"), log, options.duration("retry-delay")));
   }
 
   std::size_t pendingMessages() const override {

@@ -21,8 +21,14 @@ std::vector<OptionSpec> timerOptions() {
 class TimerConsumer final : public Consumer, public std::enable_shared_from_this<TimerConsumer> {
  public:
   TimerConsumer(std::string name, boost::asio::any_io_executor executor, ProcessorPtr route,
-                std::chrono::milliseconds period, std::int64_t count, std::chrono::milliseconds delay)
-      : name_(std::move(name)), timer_(executor), route_(std::move(route)), period_(period), count_(count), delay_(delay) {}
+                std::chrono::milliseconds period, std::int64_t count,
+                std::chrono::milliseconds delay)
+      : name_(std::move(name)),
+        timer_(executor),
+        route_(std::move(route)),
+        period_(period),
+        count_(count),
+        delay_(delay) {}
 
   Result<void> start() override {
     running_ = true;
@@ -33,7 +39,8 @@ class TimerConsumer final : public Consumer, public std::enable_shared_from_this
 
   void stop() override {
     running_ = false;
-    boost::asio::post(timer_.get_executor(), [self = shared_from_this()] { self->timer_.cancel(); });
+    boost::asio::post(timer_.get_executor(),
+                      [self = shared_from_this()] { self->timer_.cancel(); });
   }
 
  private:
@@ -83,15 +90,18 @@ class TimerHandle final : public Consumer {
 
 class TimerEndpoint final : public Endpoint {
  public:
-  TimerEndpoint(Uri uri, boost::asio::any_io_executor executor) : Endpoint(std::move(uri)), executor_(std::move(executor)) {}
+  TimerEndpoint(Uri uri, boost::asio::any_io_executor executor)
+      : Endpoint(std::move(uri)), executor_(std::move(executor)) {}
   Result<ProcessorPtr> createProducer() override {
-    return Error(ErrorKind::invalid, "timer: can only start a route (from), not receive messages (to)");
+    return Error(ErrorKind::invalid,
+                 "timer: can only start a route (from), not receive messages (to)");
   }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr route) override {
     const auto specs = timerOptions();
     const UriOptions options(uri(), specs);
-    auto timer = std::make_shared<TimerConsumer>(uri().path, executor_, std::move(route), options.duration("period"),
-                                                 options.integer("count"), options.duration("delay"));
+    auto timer = std::make_shared<TimerConsumer>(
+        uri().path, executor_, std::move(route), options.duration("period"),
+        options.integer("count"), options.duration("delay"));
     return std::unique_ptr<Consumer>(std::make_unique<TimerHandle>(std::move(timer)));
   }
   bool acknowledges() const override { return false; }
@@ -110,7 +120,8 @@ class TimerComponent final : public Component {
     if (options.duration("period").count() <= 0) {
       return Error(ErrorKind::invalid, "timer option 'period' must be greater than 0");
     }
-    if (options.integer("count") < 0) return Error(ErrorKind::invalid, "timer option 'count' must not be negative");
+    if (options.integer("count") < 0)
+      return Error(ErrorKind::invalid, "timer option 'count' must not be negative");
     return EndpointPtr(std::make_shared<TimerEndpoint>(uri, context.executor()));
   }
 };

@@ -38,13 +38,16 @@ Result<Uri> Uri::parse(std::string_view text) {
   uri.text = std::string(text);
   const auto colon = text.find(':');
   if (colon == std::string_view::npos || colon == 0) {
-    return Error(ErrorKind::invalid, "'" + std::string(text) + "' is not an endpoint URI: expected scheme:path (for example queue:orders)");
+    return Error(ErrorKind::invalid,
+                 "'" + std::string(text) +
+                     "' is not an endpoint URI: expected scheme:path (for example queue:orders)");
   }
   for (std::size_t i = 0; i < colon; ++i) {
     const char c = text[i];
     const bool ok = std::isalnum(static_cast<unsigned char>(c)) || c == '+' || c == '-' || c == '.';
     if (!ok || (i == 0 && !std::isalpha(static_cast<unsigned char>(c)))) {
-      return Error(ErrorKind::invalid, "invalid URI scheme '" + std::string(text.substr(0, colon)) + "': use letters, digits, '+', '-' or '.'");
+      return Error(ErrorKind::invalid, "invalid URI scheme '" + std::string(text.substr(0, colon)) +
+                                           "': use letters, digits, '+', '-' or '.'");
     }
     uri.scheme += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   }
@@ -62,11 +65,14 @@ Result<Uri> Uri::parse(std::string_view text) {
         std::string value;
         if (!percentDecode(pair.substr(0, eq), name) ||
             (eq != std::string_view::npos && !percentDecode(pair.substr(eq + 1), value))) {
-          return Error(ErrorKind::invalid, "bad percent-encoding in option '" + std::string(pair) + "'");
+          return Error(ErrorKind::invalid,
+                       "bad percent-encoding in option '" + std::string(pair) + "'");
         }
-        if (name.empty()) return Error(ErrorKind::invalid, "empty option name in '" + std::string(pair) + "'");
+        if (name.empty())
+          return Error(ErrorKind::invalid, "empty option name in '" + std::string(pair) + "'");
         for (const auto& [existing, unused] : uri.options) {
-          if (existing == name) return Error(ErrorKind::invalid, "option '" + name + "' is given twice");
+          if (existing == name)
+            return Error(ErrorKind::invalid, "option '" + name + "' is given twice");
         }
         uri.options.emplace_back(std::move(name), std::move(value));
       }

@@ -30,8 +30,12 @@ Error unexpected(const std::exception& e) {
 // jsonpath, header and simple: the shared operator grammar over a language's operands.
 class PredicateExpression final : public Expression {
  public:
-  PredicateExpression(std::string_view language, std::string text, NodePtr root, const Operand* operand)
-      : Expression(std::move(text)), language_(language), root_(std::move(root)), operand_(operand) {}
+  PredicateExpression(std::string_view language, std::string text, NodePtr root,
+                      const Operand* operand)
+      : Expression(std::move(text)),
+        language_(language),
+        root_(std::move(root)),
+        operand_(operand) {}
 
   std::string_view language() const noexcept override { return language_; }
 
@@ -78,7 +82,8 @@ class ConstantExpression final : public Expression {
   Result<Value> evaluate(const Exchange&) const override { return Value(text()); }
 };
 
-CompiledExpression compilePredicate(std::string_view language, std::string_view text, const OperandParser& operand) {
+CompiledExpression compilePredicate(std::string_view language, std::string_view text,
+                                    const OperandParser& operand) {
   CompiledExpression out;
   ParseError error;
   ParsedPredicate parsed = parsePredicate(text, operand, error);
@@ -86,13 +91,15 @@ CompiledExpression compilePredicate(std::string_view language, std::string_view 
     out.error = ExpressionError{error.offset, std::move(error.message)};
     return out;
   }
-  out.expression = std::make_shared<PredicateExpression>(language, std::string(text), std::move(parsed.root), parsed.operand);
+  out.expression = std::make_shared<PredicateExpression>(language, std::string(text),
+                                                         std::move(parsed.root), parsed.operand);
   return out;
 }
 
 }  // namespace
 
-ExpressionPtr makeOperandExpression(std::string_view language, std::string text, OperandPtr operand) {
+ExpressionPtr makeOperandExpression(std::string_view language, std::string text,
+                                    OperandPtr operand) {
   const Operand* raw = operand.get();
   return std::make_shared<PredicateExpression>(language, std::move(text), std::move(operand), raw);
 }
@@ -100,14 +107,17 @@ ExpressionPtr makeOperandExpression(std::string_view language, std::string text,
 }  // namespace expr
 
 const std::vector<std::string>& expressionLanguages() {
-  static const std::vector<std::string> languages{"xpath", "jsonpath", "header", "simple", "constant"};
+  static const std::vector<std::string> languages{"xpath", "jsonpath", "header", "simple",
+                                                  "constant"};
   return languages;
 }
 
 CompiledExpression compileExpression(std::string_view language, std::string_view text) {
-  if (language == "constant") return {std::make_shared<expr::ConstantExpression>(std::string(text)), std::nullopt};
+  if (language == "constant")
+    return {std::make_shared<expr::ConstantExpression>(std::string(text)), std::nullopt};
   if (language == "xpath") return expr::compileXPath(text);
-  if (language == "jsonpath") return expr::compilePredicate("jsonpath", text, expr::parseJsonPathOperand);
+  if (language == "jsonpath")
+    return expr::compilePredicate("jsonpath", text, expr::parseJsonPathOperand);
   if (language == "header") return expr::compilePredicate("header", text, expr::parseHeaderOperand);
   if (language == "simple") return expr::compilePredicate("simple", text, expr::parseSimpleOperand);
 
@@ -157,13 +167,15 @@ Result<Template> Template::compile(std::string_view text, ExpressionError* error
     std::size_t operand_end = cursor.pos();
     cursor.skipSpace();
     if (cursor.peek() != '}') {
-      return failure(cursor.pos(), "expected '}' to close the '${' at offset " + std::to_string(open) + ", found " +
+      return failure(cursor.pos(), "expected '}' to close the '${' at offset " +
+                                       std::to_string(open) + ", found " +
                                        expr::describeToken(text, cursor.pos()));
     }
     if (!literal.empty()) out.parts_.push_back(Part{std::move(literal), nullptr});
     literal.clear();
     std::string source(text.substr(start, operand_end - start));
-    out.parts_.push_back(Part{{}, expr::makeOperandExpression("simple", std::move(source), std::move(operand))});
+    out.parts_.push_back(
+        Part{{}, expr::makeOperandExpression("simple", std::move(source), std::move(operand))});
     pos = cursor.pos() + 1;
   }
   if (!literal.empty()) out.parts_.push_back(Part{std::move(literal), nullptr});

@@ -23,7 +23,8 @@ Result<std::vector<Value>> Operand::select(EvalContext& ctx) const {
 }
 
 bool isNameStart(char c) noexcept {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || static_cast<unsigned char>(c) >= 0x80;
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' ||
+         static_cast<unsigned char>(c) >= 0x80;
 }
 
 bool isNameChar(char c) noexcept {
@@ -31,7 +32,8 @@ bool isNameChar(char c) noexcept {
 }
 
 void Cursor::skipSpace() noexcept {
-  while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' || text_[pos_] == '\r')) {
+  while (pos_ < text_.size() && (text_[pos_] == ' ' || text_[pos_] == '\t' || text_[pos_] == '\n' ||
+                                 text_[pos_] == '\r')) {
     ++pos_;
   }
 }
@@ -79,7 +81,8 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
 
 std::string_view suggest(std::string_view word, const std::vector<std::string_view>& candidates) {
   std::string_view best;
-  std::size_t best_distance = std::max<std::size_t>(1, word.size() / 3) + 1;  // accept distances below this
+  std::size_t best_distance =
+      std::max<std::size_t>(1, word.size() / 3) + 1;  // accept distances below this
   for (auto candidate : candidates) {
     std::size_t d = editDistance(word, candidate);
     if (d < best_distance) {
@@ -232,7 +235,8 @@ class Parser {
       } else if (cursor_.peek() == '=' && cursor_.peek(1) != '=') {
         fail(at, "'=' is not an operator; use '==' to compare");
       } else {
-        fail(at, "unexpected " + describeToken(cursor_.text(), at) + "; expected an operator (==, !=, <, and, or...)");
+        fail(at, "unexpected " + describeToken(cursor_.text(), at) +
+                     "; expected an operator (==, !=, <, and, or...)");
       }
       return out;
     }
@@ -281,7 +285,8 @@ class Parser {
 
   NodePtr parseUnary(const Operand** single) {
     cursor_.skipSpace();
-    std::size_t len = cursor_.atKeyword("not") ? 3 : (cursor_.peek() == '!' && cursor_.peek(1) != '=' ? 1 : 0);
+    std::size_t len =
+        cursor_.atKeyword("not") ? 3 : (cursor_.peek() == '!' && cursor_.peek(1) != '=' ? 1 : 0);
     if (len == 0) return parseComparison(single);
     if (++depth_ > kMaxDepth) return fail(cursor_.pos(), "expression nested too deeply");
     cursor_.advance(len);
@@ -315,8 +320,9 @@ class Parser {
       std::string_view text;
       CompareOp op;
     };
-    static constexpr Entry kOperators[] = {{"==", CompareOp::eq}, {"!=", CompareOp::ne}, {"<=", CompareOp::le},
-                                           {">=", CompareOp::ge}, {"<", CompareOp::lt},  {">", CompareOp::gt}};
+    static constexpr Entry kOperators[] = {{"==", CompareOp::eq}, {"!=", CompareOp::ne},
+                                           {"<=", CompareOp::le}, {">=", CompareOp::ge},
+                                           {"<", CompareOp::lt},  {">", CompareOp::gt}};
     for (const auto& entry : kOperators) {
       if (cursor_.startsWith(entry.text)) {
         cursor_.advance(entry.text.size());
@@ -339,14 +345,15 @@ class Parser {
       if (!inner) return nullptr;
       cursor_.skipSpace();
       if (cursor_.peek() != ')') {
-        return fail(cursor_.pos(), "expected ')' to close the '(' at offset " + std::to_string(at) + ", found " +
-                                       describeToken(cursor_.text(), cursor_.pos()));
+        return fail(cursor_.pos(), "expected ')' to close the '(' at offset " + std::to_string(at) +
+                                       ", found " + describeToken(cursor_.text(), cursor_.pos()));
       }
       cursor_.advance();
       return inner;
     }
     if (c == '\'' || c == '"') return parseString();
-    if ((c >= '0' && c <= '9') || ((c == '-' || c == '.') && cursor_.peek(1) >= '0' && cursor_.peek(1) <= '9')) {
+    if ((c >= '0' && c <= '9') ||
+        ((c == '-' || c == '.') && cursor_.peek(1) >= '0' && cursor_.peek(1) <= '9')) {
       return parseNumber();
     }
     if (cursor_.atKeyword("true")) {
@@ -362,7 +369,8 @@ class Parser {
       return std::make_unique<LiteralNode>(Value());
     }
     for (std::string_view op : {"and", "or", "not"}) {
-      if (cursor_.atKeyword(op)) return fail(at, "expected a value before '" + std::string(op) + "'");
+      if (cursor_.atKeyword(op))
+        return fail(at, "expected a value before '" + std::string(op) + "'");
     }
     if (isNameStart(c)) {
       // A word followed by '(' is a function call; exists() is the only function.
@@ -377,8 +385,10 @@ class Parser {
           return parseExists(at);
         }
         std::string message = "unknown function '" + std::string(word) + "'";
-        if (suggest(word, {"exists"}) == "exists") message += " (did you mean 'exists'?)";
-        else message += "; the only function is exists(...)";
+        if (suggest(word, {"exists"}) == "exists")
+          message += " (did you mean 'exists'?)";
+        else
+          message += "; the only function is exists(...)";
         return fail(at, std::move(message));
       }
     }
@@ -395,15 +405,17 @@ class Parser {
     cursor_.skipSpace();
     std::size_t arg = cursor_.pos();
     char c = cursor_.peek();
-    if (cursor_.atEnd() || c == ')' || c == '\'' || c == '"' || c == '(' || (c >= '0' && c <= '9')) {
-      return fail(arg, "exists() takes a path or a name, found " + describeToken(cursor_.text(), arg));
+    if (cursor_.atEnd() || c == ')' || c == '\'' || c == '"' || c == '(' ||
+        (c >= '0' && c <= '9')) {
+      return fail(arg,
+                  "exists() takes a path or a name, found " + describeToken(cursor_.text(), arg));
     }
     OperandPtr operand = parse_operand_(cursor_, error_);
     if (!operand) return nullptr;
     cursor_.skipSpace();
     if (cursor_.peek() != ')') {
-      return fail(cursor_.pos(), "expected ')' to close exists( at offset " + std::to_string(at) + ", found " +
-                                     describeToken(cursor_.text(), cursor_.pos()));
+      return fail(cursor_.pos(), "expected ')' to close exists( at offset " + std::to_string(at) +
+                                     ", found " + describeToken(cursor_.text(), cursor_.pos()));
     }
     cursor_.advance();
     return std::make_unique<ExistsNode>(std::move(operand));
@@ -459,14 +471,16 @@ class Parser {
       if (end == before) return fail(at + end, "malformed number: expected digits in the exponent");
     }
     if (end < rest.size() && isNameStart(rest[end])) {
-      return fail(at + end, "malformed number: unexpected " + describeToken(cursor_.text(), at + end));
+      return fail(at + end,
+                  "malformed number: unexpected " + describeToken(cursor_.text(), at + end));
     }
     std::string_view number = rest.substr(0, end);
     cursor_.advance(end);
     if (integral) {
       std::int64_t i = 0;
       auto [ptr, ec] = std::from_chars(number.data(), number.data() + number.size(), i);
-      if (ec == std::errc() && ptr == number.data() + number.size()) return std::make_unique<LiteralNode>(Value(i));
+      if (ec == std::errc() && ptr == number.data() + number.size())
+        return std::make_unique<LiteralNode>(Value(i));
       // Too big for 64 bits: fall through and keep it as a double.
     }
     double d = 0;
@@ -485,7 +499,8 @@ class Parser {
 
 }  // namespace
 
-ParsedPredicate parsePredicate(std::string_view text, const OperandParser& parseOperand, ParseError& error) {
+ParsedPredicate parsePredicate(std::string_view text, const OperandParser& parseOperand,
+                               ParseError& error) {
   Parser parser(text, parseOperand, error);
   return parser.parseAll();
 }

@@ -83,7 +83,9 @@ class Cursor {
   char peek(std::size_t ahead = 0) const noexcept {
     return pos_ + ahead < text_.size() ? text_[pos_ + ahead] : '\0';
   }
-  void advance(std::size_t n = 1) noexcept { pos_ = pos_ + n < text_.size() ? pos_ + n : text_.size(); }
+  void advance(std::size_t n = 1) noexcept {
+    pos_ = pos_ + n < text_.size() ? pos_ + n : text_.size();
+  }
   void skipSpace() noexcept;
   bool startsWith(std::string_view s) const noexcept { return text_.substr(pos_).starts_with(s); }
   // `word` followed by something that cannot continue a name (so `notice` is not `not`).
@@ -114,6 +116,7 @@ struct ParsedPredicate {
 };
 
 // Parses the whole text; nothing may follow the expression. On failure `root` is null.
-ParsedPredicate parsePredicate(std::string_view text, const OperandParser& parseOperand, ParseError& error);
+ParsedPredicate parsePredicate(std::string_view text, const OperandParser& parseOperand,
+                               ParseError& error);
 
 }  // namespace busway::expr

@@ -75,7 +75,8 @@ bool parseBracket(Cursor& cursor, JsonPath::Step& step, ParseError& error) {
     if (!parseQuoted(cursor, step.key, error)) return false;
   } else if ((c >= '0' && c <= '9') || c == '-') {
     std::size_t end = at + 1;
-    while (end < cursor.text().size() && cursor.text()[end] >= '0' && cursor.text()[end] <= '9') ++end;
+    while (end < cursor.text().size() && cursor.text()[end] >= '0' && cursor.text()[end] <= '9')
+      ++end;
     std::string_view digits = cursor.text().substr(at, end - at);
     auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), step.index);
     if (ec != std::errc() || ptr != digits.data() + digits.size()) {
@@ -91,7 +92,8 @@ bool parseBracket(Cursor& cursor, JsonPath::Step& step, ParseError& error) {
     error = {at, "array slices are not supported; use an index"};
     return false;
   } else {
-    error = {at, "expected an index, '*' or a quoted name after '[', found " + describeToken(cursor.text(), at)};
+    error = {at, "expected an index, '*' or a quoted name after '[', found " +
+                     describeToken(cursor.text(), at)};
     return false;
   }
   cursor.skipSpace();
@@ -129,7 +131,8 @@ Value fromJson(const json& j) {
     case json::value_t::number_integer: return j.get<std::int64_t>();
     case json::value_t::number_unsigned: {
       auto u = j.get<std::uint64_t>();
-      if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())) return static_cast<std::int64_t>(u);
+      if (u <= static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max()))
+        return static_cast<std::int64_t>(u);
       return static_cast<double>(u);
     }
     case json::value_t::number_float: return j.get<double>();
@@ -222,12 +225,14 @@ ondemand::document* documentFor(EvalContext& ctx) {
   return &state->doc;
 }
 
-Lookup locate(ondemand::document& doc, const std::vector<JsonPath::Step>& steps, ondemand::value& out) {
+Lookup locate(ondemand::document& doc, const std::vector<JsonPath::Step>& steps,
+              ondemand::value& out) {
   ondemand::json_type type;
   if (doc.type().get(type) != simdjson::SUCCESS) return Lookup::fallback;
   // On-Demand types a document by its first byte, so "not json" looks like a null. Scalar
   // documents are rare enough to leave to the DOM, which also tells garbage from a scalar.
-  if (type != ondemand::json_type::object && type != ondemand::json_type::array) return Lookup::fallback;
+  if (type != ondemand::json_type::object && type != ondemand::json_type::array)
+    return Lookup::fallback;
   ondemand::value current;
   if (doc.get_value().get(current) != simdjson::SUCCESS) return Lookup::fallback;
   for (const auto& step : steps) {
@@ -310,14 +315,17 @@ Lookup convert(ondemand::value& v, Value& out) {
 
 // A miss on the fast path is only trusted when no key in the body can be escaped: a
 // document may spell "name" as "n\u0061me", which raw comparison does not see.
-bool missTrusted(const Body& body) noexcept { return std::memchr(body.paddedData(), '\\', body.size()) == nullptr; }
+bool missTrusted(const Body& body) noexcept {
+  return std::memchr(body.paddedData(), '\\', body.size()) == nullptr;
+}
 
 Lookup fastFirst(EvalContext& ctx, const std::vector<JsonPath::Step>& steps, Value* out) {
   ondemand::document* doc = documentFor(ctx);
   if (!doc) return Lookup::fallback;
   ondemand::value v;
   Lookup found = locate(*doc, steps, v);
-  if (found == Lookup::missing) return missTrusted(ctx.message().body()) ? Lookup::missing : Lookup::fallback;
+  if (found == Lookup::missing)
+    return missTrusted(ctx.message().body()) ? Lookup::missing : Lookup::fallback;
   if (found != Lookup::found || !out) return found;
   return convert(v, *out);
 }
@@ -328,7 +336,8 @@ bool JsonPath::parse(Cursor& cursor, JsonPath& out, ParseError& error) {
   out = JsonPath();
   cursor.advance();  // '$'
   if (isMemberChar(cursor.peek())) {
-    error = {cursor.pos(), "expected '.' or '[' after '$', found " + describeToken(cursor.text(), cursor.pos())};
+    error = {cursor.pos(),
+             "expected '.' or '[' after '$', found " + describeToken(cursor.text(), cursor.pos())};
     return false;
   }
   for (;;) {
@@ -354,8 +363,8 @@ bool JsonPath::parse(Cursor& cursor, JsonPath& out, ParseError& error) {
         step.key = std::string(cursor.text().substr(at, end - at));
         cursor.setPos(end);
       } else {
-        error = {at, std::string("expected a name or '*' after '") + (step.recursive ? ".." : ".") + "', found " +
-                         describeToken(cursor.text(), at)};
+        error = {at, std::string("expected a name or '*' after '") + (step.recursive ? ".." : ".") +
+                         "', found " + describeToken(cursor.text(), at)};
         return false;
       }
     } else if (c == '[') {
@@ -368,7 +377,8 @@ bool JsonPath::parse(Cursor& cursor, JsonPath& out, ParseError& error) {
     out.steps_.push_back(std::move(step));
   }
   if (isMemberChar(cursor.peek()) || cursor.peek() == '$') {
-    error = {cursor.pos(), "unexpected " + describeToken(cursor.text(), cursor.pos()) + " in JSON path; expected '.' or '['"};
+    error = {cursor.pos(), "unexpected " + describeToken(cursor.text(), cursor.pos()) +
+                               " in JSON path; expected '.' or '['"};
     return false;
   }
   out.fast_ = out.fast_ && out.simple_ && !out.steps_.empty();
@@ -430,7 +440,9 @@ OperandPtr parseJsonPathOperand(Cursor& cursor, ParseError& error) {
   std::size_t at = cursor.pos();
   if (cursor.peek() != '$') {
     if (cursor.peek() == '@') {
-      error = {at, "'@' is only meaningful inside filters, which are not supported; start the path with '$'"};
+      error = {at,
+               "'@' is only meaningful inside filters, which are not supported; start the path "
+               "with '$'"};
     } else {
       error = {at, "unexpected " + describeToken(cursor.text(), at) +
                        "; expected a JSON path starting with '$', a literal or '('"};

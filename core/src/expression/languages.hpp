@@ -13,7 +13,8 @@ OperandPtr parseHeaderOperand(Cursor& cursor, ParseError& error);
 OperandPtr parseSimpleOperand(Cursor& cursor, ParseError& error);
 
 // An Expression that evaluates a single operand; templates hold their placeholders as these.
-ExpressionPtr makeOperandExpression(std::string_view language, std::string text, OperandPtr operand);
+ExpressionPtr makeOperandExpression(std::string_view language, std::string text,
+                                    OperandPtr operand);
 
 // XPath lives in its own file so that only it includes pugixml's XPath machinery.
 CompiledExpression compileXPath(std::string_view text);

@@ -15,7 +15,9 @@ class HeaderOperand final : public Operand {
     const HeaderValue* value = ctx.message().headers().find(name_);
     return value ? fromHeader(*value) : Value();
   }
-  Result<bool> exists(EvalContext& ctx) const override { return ctx.message().headers().contains(name_); }
+  Result<bool> exists(EvalContext& ctx) const override {
+    return ctx.message().headers().contains(name_);
+  }
 
  private:
   std::string name_;
@@ -23,7 +25,9 @@ class HeaderOperand final : public Operand {
 
 class BodyOperand final : public Operand {
  public:
-  Result<Value> eval(EvalContext& ctx) const override { return Value(std::string(ctx.message().bodyText())); }
+  Result<Value> eval(EvalContext& ctx) const override {
+    return Value(std::string(ctx.message().bodyText()));
+  }
   Result<bool> exists(EvalContext& ctx) const override { return !ctx.message().bodyText().empty(); }
 };
 
@@ -50,14 +54,16 @@ std::string_view readHeaderName(Cursor& cursor) {
 OperandPtr parseHeaderOperand(Cursor& cursor, ParseError& error) {
   std::size_t at = cursor.pos();
   if (!isNameStart(cursor.peek())) {
-    error = {at, "unexpected " + describeToken(cursor.text(), at) + "; expected a header name, a literal or '('"};
+    error = {at, "unexpected " + describeToken(cursor.text(), at) +
+                     "; expected a header name, a literal or '('"};
     return nullptr;
   }
   return std::make_unique<HeaderOperand>(std::string(readHeaderName(cursor)));
 }
 
 OperandPtr parseSimpleOperand(Cursor& cursor, ParseError& error) {
-  static constexpr std::string_view kExpected = "expected header.NAME, body, id, correlationId or a $.json.path";
+  static constexpr std::string_view kExpected =
+      "expected header.NAME, body, id, correlationId or a $.json.path";
   std::size_t at = cursor.pos();
   if (cursor.peek() == '$') return parseJsonPathOperand(cursor, error);
   // Operand words stop at '.', unlike header names: `header.x-id` is `header` '.' `x-id`.
@@ -78,7 +84,8 @@ OperandPtr parseSimpleOperand(Cursor& cursor, ParseError& error) {
     cursor.advance();
     std::size_t name_at = cursor.pos();
     if (!isNameStart(cursor.peek())) {
-      error = {name_at, "expected a header name after 'header.', found " + describeToken(cursor.text(), name_at)};
+      error = {name_at, "expected a header name after 'header.', found " +
+                            describeToken(cursor.text(), name_at)};
       return nullptr;
     }
     return std::make_unique<HeaderOperand>(std::string(readHeaderName(cursor)));

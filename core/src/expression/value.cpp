@@ -204,7 +204,8 @@ bool isTruthy(const Value& value) noexcept {
 }
 
 bool isNull(const Value& value) noexcept {
-  return value.index() == kNull || (value.index() == kJson && std::get<nlohmann::json>(value).is_null());
+  return value.index() == kNull ||
+         (value.index() == kJson && std::get<nlohmann::json>(value).is_null());
 }
 
 bool valuesEqual(const Value& a, const Value& b) {

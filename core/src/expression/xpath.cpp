@@ -13,7 +13,9 @@ namespace {
 
 class StringWriter final : public pugi::xml_writer {
  public:
-  void write(const void* data, std::size_t size) override { out.append(static_cast<const char*>(data), size); }
+  void write(const void* data, std::size_t size) override {
+    out.append(static_cast<const char*>(data), size);
+  }
   std::string out;
 };
 
@@ -71,8 +73,10 @@ class XPathExpression final : public Expression {
         }
         case pugi::xpath_type_number: {
           double d = query_->evaluate_number(**doc);
-          // count(), sum() of integers: hand back an integer so headers and text stay "3", not "3.0".
-          if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15) return Value(static_cast<std::int64_t>(d));
+          // count(), sum() of integers: hand back an integer so headers and text stay "3", not
+          // "3.0".
+          if (std::isfinite(d) && d == std::floor(d) && std::fabs(d) < 9.0e15)
+            return Value(static_cast<std::int64_t>(d));
           return Value(d);
         }
         case pugi::xpath_type_string: return Value(query_->evaluate_string(**doc));

@@ -14,13 +14,16 @@ std::string_view essence(std::string_view media_type) noexcept {
   if (auto semicolon = media_type.find(';'); semicolon != std::string_view::npos) {
     media_type = media_type.substr(0, semicolon);
   }
-  while (!media_type.empty() && (media_type.back() == ' ' || media_type.back() == '\t')) media_type.remove_suffix(1);
-  while (!media_type.empty() && (media_type.front() == ' ' || media_type.front() == '\t')) media_type.remove_prefix(1);
+  while (!media_type.empty() && (media_type.back() == ' ' || media_type.back() == '\t'))
+    media_type.remove_suffix(1);
+  while (!media_type.empty() && (media_type.front() == ' ' || media_type.front() == '\t'))
+    media_type.remove_prefix(1);
   return media_type;
 }
 
 bool endsWithIgnoreCase(std::string_view text, std::string_view suffix) noexcept {
-  return text.size() >= suffix.size() && equalsIgnoreCase(text.substr(text.size() - suffix.size()), suffix);
+  return text.size() >= suffix.size() &&
+         equalsIgnoreCase(text.substr(text.size() - suffix.size()), suffix);
 }
 
 }  // namespace
@@ -62,7 +65,8 @@ std::shared_ptr<const Body> Body::make(std::string bytes, std::string media_type
 
 std::shared_ptr<const Body> Body::fromJson(const nlohmann::json& value) {
   // replace: a string holding invalid UTF-8 must not turn into an exception here.
-  return make(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace), std::string(media::json));
+  return make(value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
+              std::string(media::json));
 }
 
 const std::shared_ptr<const Body>& Body::empty() {
@@ -79,10 +83,12 @@ const nlohmann::json* Body::json(std::string* error) const {
     } catch (const nlohmann::json::parse_error& e) {
       // nlohmann counts bytes from 1; report a 0-based offset like every other offset we give.
       std::string what = e.what();
-      if (auto close = what.find("] "); what.starts_with("[json.exception") && close != std::string::npos) {
+      if (auto close = what.find("] ");
+          what.starts_with("[json.exception") && close != std::string::npos) {
         what.erase(0, close + 2);
       }
-      view->error = "invalid JSON at byte " + std::to_string(e.byte > 0 ? e.byte - 1 : 0) + ": " + what;
+      view->error =
+          "invalid JSON at byte " + std::to_string(e.byte > 0 ? e.byte - 1 : 0) + ": " + what;
     } catch (const std::exception& e) {
       view->error = std::string("invalid JSON: ") + e.what();
     }
@@ -104,7 +110,8 @@ const pugi::xml_document* Body::xml(std::string* error) const {
     if (result) {
       view->ok = true;
     } else {
-      view->error = "invalid XML at byte " + std::to_string(result.offset) + ": " + result.description();
+      view->error =
+          "invalid XML at byte " + std::to_string(result.offset) + ": " + result.description();
     }
     xml_ = std::move(view);
   });

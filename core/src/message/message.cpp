@@ -1,15 +1,14 @@
 #include "busway/message/message.hpp"
 
-#include <pthread.h>
-#include <unistd.h>
-
-#include <time.h>
-
 #include <atomic>
 #include <cstdint>
 #include <mutex>
 #include <random>
 #include <set>
+
+#include <pthread.h>
+#include <time.h>
+#include <unistd.h>
 
 namespace busway {
 
@@ -69,7 +68,8 @@ std::chrono::system_clock::time_point coarseNow() noexcept {
   timespec ts{};
   ::clock_gettime(CLOCK_REALTIME_COARSE, &ts);
   return std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec)));
 }
 
 const std::vector<HistoryEntry>& emptyHistory() noexcept {
@@ -100,7 +100,9 @@ std::string Message::newId() {
 Message::Message() : Message(Body::empty()) {}
 
 Message::Message(BodyPtr body)
-    : id_(newId()), timestamp_(std::chrono::system_clock::now()), body_(body ? std::move(body) : Body::empty()) {}
+    : id_(newId()),
+      timestamp_(std::chrono::system_clock::now()),
+      body_(body ? std::move(body) : Body::empty()) {}
 
 void Message::setBody(BodyPtr body) { body_ = body ? std::move(body) : Body::empty(); }
 

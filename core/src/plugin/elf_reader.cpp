@@ -289,7 +289,7 @@ Result<std::string> readFrom(ByteSource& source, const std::string& name) {
 }  // namespace
 
 Result<std::string> readManifestSectionFromBytes(const std::string& bytes,
-                                        const std::string& name_for_errors) {
+                                                 const std::string& name_for_errors) {
   MemorySource source(bytes);
   return readFrom(source, name_for_errors);
 }

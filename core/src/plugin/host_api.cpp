@@ -8,13 +8,17 @@
 namespace busway {
 namespace {
 
-std::string_view view(bw_str s) { return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size); }
+std::string_view view(bw_str s) {
+  return s.data == nullptr ? std::string_view() : std::string_view(s.data, s.size);
+}
 bw_str str(std::string_view s) { return bw_str{s.data(), s.size()}; }
 
 void hostLog(bw_host* host, int level, bw_str message) {
-  static constexpr LogLevel kLevels[] = {LogLevel::trace, LogLevel::debug, LogLevel::info, LogLevel::warn, LogLevel::error};
+  static constexpr LogLevel kLevels[] = {LogLevel::trace, LogLevel::debug, LogLevel::info,
+                                         LogLevel::warn, LogLevel::error};
   const LogLevel l = kLevels[level < 0 ? 0 : level > 4 ? 4 : level];
-  Log::write(l, host != nullptr ? "plugin:" + host->plugin_id : std::string("plugin"), view(message));
+  Log::write(l, host != nullptr ? "plugin:" + host->plugin_id : std::string("plugin"),
+             view(message));
 }
 
 bw_message* messageNew(bw_host*) {
@@ -33,7 +37,9 @@ bw_str messageMediaType(const bw_message* m) { return str(m->target->body().medi
 bw_status messageSetBody(bw_message* m, bw_str body, bw_str media_type) {
   try {
     m->texts.clear();
-    m->target->setBody(std::string(view(body)), media_type.size == 0 ? std::string(media::octets) : std::string(view(media_type)));
+    m->target->setBody(std::string(view(body)), media_type.size == 0
+                                                    ? std::string(media::octets)
+                                                    : std::string(view(media_type)));
     return BW_OK;
   } catch (...) {
     return BW_ERR_TRANSIENT;
@@ -114,12 +120,14 @@ bw_status messageHeaderRemove(bw_message* m, bw_str name) {
   }
 }
 
-bw_status deliver(bw_route* route, bw_message* message_owned, int in_out, bw_delivery_done_fn done, void* done_context) {
+bw_status deliver(bw_route* route, bw_message* message_owned, int in_out, bw_delivery_done_fn done,
+                  void* done_context) {
   std::unique_ptr<bw_message> message(message_owned);
   if (route == nullptr || message == nullptr || done == nullptr) return BW_ERR_INVALID;
   if (!route->open.load()) return BW_ERR_REJECTED;  // the consumer was stopped
   try {
-    auto exchange = makeExchange(std::move(*message->target), in_out != 0 ? ExchangePattern::in_out : ExchangePattern::in_only);
+    auto exchange = makeExchange(std::move(*message->target),
+                                 in_out != 0 ? ExchangePattern::in_out : ExchangePattern::in_only);
     // The plugin called from its own thread (often its I/O thread): the route runs on the
     // bus's pool and the plugin hears the outcome through `done`, its acknowledgement. A
     // consumer whose manifest says "inline_routes" lends its thread instead.
@@ -157,15 +165,19 @@ void sendingComplete(bw_sending* sending, bw_status status, bw_message* reply_ow
   Exchange& exchange = *sending->exchange;
   if (status != BW_OK) {
     exchange.fail(toErrorKind(status),
-                  error.size > 0 ? std::string(view(error)) : std::string("the plugin reported failure ") + std::to_string(status),
+                  error.size > 0
+                      ? std::string(view(error))
+                      : std::string("the plugin reported failure ") + std::to_string(status),
                   sending->where);
   } else if (reply && sending->wants_reply) {
     exchange.message.setBody(reply->target->bodyPtr());
-    for (const auto& [name, value] : reply->target->headers()) exchange.message.headers().set(name, value);
+    for (const auto& [name, value] : reply->target->headers())
+      exchange.message.headers().set(name, value);
   }
   // Whoever comes second finishes: send() returning pending, or this completion.
   int expected = 0;
-  if (sending->state.compare_exchange_strong(expected, 1)) return;  // send() is still running; it finishes
+  if (sending->state.compare_exchange_strong(expected, 1))
+    return;  // send() is still running; it finishes
   auto done = std::move(sending->done);
   delete sending;
   done();
@@ -181,7 +193,8 @@ bw_status schedule(bw_host* host, uint64_t delay_ms, void (*fn)(void*), void* co
     std::lock_guard lock(timers->mutex);
     if (timers->closed) return BW_ERR_REJECTED;
     const std::uint64_t key = timers->next++;
-    auto timer = std::make_shared<boost::asio::steady_timer>(host->executor, std::chrono::milliseconds(delay_ms));
+    auto timer = std::make_shared<boost::asio::steady_timer>(host->executor,
+                                                             std::chrono::milliseconds(delay_ms));
     timers->pending.emplace(key, timer);
     timer->async_wait([timers, key, fn, context](const boost::system::error_code& ec) {
       {
@@ -210,11 +223,30 @@ void metricAdd(bw_host* host, bw_str name, double value) {
 }
 
 const bw_host_api kHostApi = {
-    sizeof(bw_host_api),  BW_ABI_MAJOR,         BW_ABI_MINOR,          hostLog,           messageNew,
-    messageFree,          messageBody,          messageMediaType,      messageSetBody,    messageId,
-    messageCorrelationId, messageSetCorrelationId, messageHeaderCount, messageHeaderAt,   messageHeaderGet,
-    messageHeaderSet,     messageHeaderSetInt,  messageHeaderRemove,   deliver,           sendingComplete,
-    sendingMessage,       sendingWantsReply,    schedule,              metricAdd,
+    sizeof(bw_host_api),
+    BW_ABI_MAJOR,
+    BW_ABI_MINOR,
+    hostLog,
+    messageNew,
+    messageFree,
+    messageBody,
+    messageMediaType,
+    messageSetBody,
+    messageId,
+    messageCorrelationId,
+    messageSetCorrelationId,
+    messageHeaderCount,
+    messageHeaderAt,
+    messageHeaderGet,
+    messageHeaderSet,
+    messageHeaderSetInt,
+    messageHeaderRemove,
+    deliver,
+    sendingComplete,
+    sendingMessage,
+    sendingWantsReply,
+    schedule,
+    metricAdd,
 };
 
 }  // namespace
@@ -257,7 +289,8 @@ std::string errorText(const bw_error& error, bw_status status) {
   return "the plugin reported status " + std::to_string(status) + " without a message";
 }
 
-OptionArray::OptionArray(const std::vector<std::pair<std::string, std::string>>& given, const std::vector<OptionSpec>& specs) {
+OptionArray::OptionArray(const std::vector<std::pair<std::string, std::string>>& given,
+                         const std::vector<OptionSpec>& specs) {
   for (const auto& spec : specs) {
     const std::string* value = nullptr;
     for (const auto& [name, v] : given) {
@@ -266,7 +299,8 @@ OptionArray::OptionArray(const std::vector<std::pair<std::string, std::string>>&
     if (value != nullptr) values_.emplace_back(spec.name, *value);
     // A declared default arrives even when it is empty ("default": ""), so the plugin
     // always sees a value for such an option.
-    else if (spec.has_default || !spec.default_value.empty()) values_.emplace_back(spec.name, spec.default_value);
+    else if (spec.has_default || !spec.default_value.empty())
+      values_.emplace_back(spec.name, spec.default_value);
   }
   for (const auto& [name, value] : values_) {
     options_.push_back(bw_option{sizeof(bw_option), str(name), str(value)});

@@ -28,8 +28,8 @@ const std::vector<std::string> kTopKeys = {
     "manifest_version", "id",  "name",      "version", "vendor",       "license", "description",
     "status",           "abi", "endpoints", "formats", "transformers", "config"};
 const std::vector<std::string> kAbiKeys = {"major", "minor"};
-const std::vector<std::string> kEndpointKeys = {"scheme", "consumer", "producer", "inline_routes", "doc",
-                                                "options"};
+const std::vector<std::string> kEndpointKeys = {"scheme",        "consumer", "producer",
+                                                "inline_routes", "doc",      "options"};
 const std::vector<std::string> kOfferKeys = {"name", "doc", "options"};
 const std::vector<std::string> kOptionKeys = {"name",    "type",     "choices",
                                               "default", "required", "doc"};

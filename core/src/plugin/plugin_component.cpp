@@ -12,7 +12,8 @@ bw_str str(std::string_view s) { return bw_str{s.data(), s.size()}; }
 
 class PluginProducer final : public Processor {
  public:
-  PluginProducer(std::shared_ptr<const Endpoint> owner, const bw_endpoint_api* api, void* endpoint, std::string where)
+  PluginProducer(std::shared_ptr<const Endpoint> owner, const bw_endpoint_api* api, void* endpoint,
+                 std::string where)
       : owner_(std::move(owner)), api_(api), endpoint_(endpoint), where_(std::move(where)) {}
 
   bool process(const ExchangePtr& exchange, Done done) override {
@@ -30,7 +31,8 @@ class PluginProducer final : public Processor {
       return true;
     }
     delete sending;
-    if (status != BW_OK) exchange->fail(toErrorKind(status), errorText(error.error, status), where_);
+    if (status != BW_OK)
+      exchange->fail(toErrorKind(status), errorText(error.error, status), where_);
     return true;
   }
 
@@ -43,9 +45,13 @@ class PluginProducer final : public Processor {
 
 class PluginConsumer final : public Consumer {
  public:
-  PluginConsumer(std::shared_ptr<const Endpoint> owner, const bw_endpoint_api* api, void* endpoint, ProcessorPtr route,
-                 boost::asio::any_io_executor executor, bool inline_routes, std::string where)
-      : owner_(std::move(owner)), api_(api), endpoint_(endpoint), route_(std::make_shared<bw_route>()) {
+  PluginConsumer(std::shared_ptr<const Endpoint> owner, const bw_endpoint_api* api, void* endpoint,
+                 ProcessorPtr route, boost::asio::any_io_executor executor, bool inline_routes,
+                 std::string where)
+      : owner_(std::move(owner)),
+        api_(api),
+        endpoint_(endpoint),
+        route_(std::make_shared<bw_route>()) {
     route_->route = std::move(route);
     route_->executor = std::move(executor);
     route_->run_inline = inline_routes;
@@ -60,7 +66,8 @@ class PluginConsumer final : public Consumer {
     const bw_status status = api_->start(endpoint_, route_.get(), &consumer_, &error.error);
     if (status != BW_OK) {
       consumer_ = nullptr;
-      return Error(ErrorKind::unavailable, route_->where + ": could not start: " + errorText(error.error, status));
+      return Error(ErrorKind::unavailable,
+                   route_->where + ": could not start: " + errorText(error.error, status));
     }
     return {};
   }
@@ -86,8 +93,8 @@ class PluginConsumer final : public Consumer {
 // ownership: a compiled route keeps its producers, not the endpoint objects.
 class PluginEndpoint final : public Endpoint, public std::enable_shared_from_this<PluginEndpoint> {
  public:
-  PluginEndpoint(Uri uri, LoadedPluginPtr plugin, const bw_endpoint_api* api, void* handle, boost::asio::any_io_executor executor,
-                 bool inline_routes)
+  PluginEndpoint(Uri uri, LoadedPluginPtr plugin, const bw_endpoint_api* api, void* handle,
+                 boost::asio::any_io_executor executor, bool inline_routes)
       : Endpoint(std::move(uri)),
         plugin_(plugin),
         api_(api),
@@ -100,17 +107,21 @@ class PluginEndpoint final : public Endpoint, public std::enable_shared_from_thi
 
   Result<ProcessorPtr> createProducer() override {
     if (api_->send == nullptr) {
-      return Error(ErrorKind::invalid, uri().scheme + ": (plugin " + plugin_->id + ") only starts routes (from), it cannot be sent to");
+      return Error(ErrorKind::invalid, uri().scheme + ": (plugin " + plugin_->id +
+                                           ") only starts routes (from), it cannot be sent to");
     }
-    return ProcessorPtr(std::make_shared<PluginProducer>(shared_from_this(), api_, handle_, uri().redacted()));
+    return ProcessorPtr(
+        std::make_shared<PluginProducer>(shared_from_this(), api_, handle_, uri().redacted()));
   }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr route) override {
     if (api_->start == nullptr || api_->stop == nullptr) {
-      return Error(ErrorKind::invalid, uri().scheme + ": (plugin " + plugin_->id + ") only receives messages (to), it cannot start a route");
+      return Error(ErrorKind::invalid,
+                   uri().scheme + ": (plugin " + plugin_->id +
+                       ") only receives messages (to), it cannot start a route");
     }
-    return std::unique_ptr<Consumer>(std::make_unique<PluginConsumer>(shared_from_this(), api_, handle_, std::move(route),
-                                                                      executor_, inline_routes_,
-                                                                      plugin_->id + " " + uri().redacted()));
+    return std::unique_ptr<Consumer>(std::make_unique<PluginConsumer>(
+        shared_from_this(), api_, handle_, std::move(route), executor_, inline_routes_,
+        plugin_->id + " " + uri().redacted()));
   }
 
  private:
@@ -125,13 +136,20 @@ class PluginEndpoint final : public Endpoint, public std::enable_shared_from_thi
 class UnloadedEndpoint final : public Endpoint {
  public:
   UnloadedEndpoint(Uri uri, bool consumer, bool producer, std::string plugin)
-      : Endpoint(std::move(uri)), consumer_(consumer), producer_(producer), plugin_(std::move(plugin)) {}
+      : Endpoint(std::move(uri)),
+        consumer_(consumer),
+        producer_(producer),
+        plugin_(std::move(plugin)) {}
   Result<ProcessorPtr> createProducer() override {
-    if (!producer_) return Error(ErrorKind::invalid, uri().scheme + ": (plugin " + plugin_ + ") cannot be sent to");
+    if (!producer_)
+      return Error(ErrorKind::invalid,
+                   uri().scheme + ": (plugin " + plugin_ + ") cannot be sent to");
     return ProcessorPtr();
   }
   Result<std::unique_ptr<Consumer>> createConsumer(ProcessorPtr) override {
-    if (!consumer_) return Error(ErrorKind::invalid, uri().scheme + ": (plugin " + plugin_ + ") cannot start a route");
+    if (!consumer_)
+      return Error(ErrorKind::invalid,
+                   uri().scheme + ": (plugin " + plugin_ + ") cannot start a route");
     return std::unique_ptr<Consumer>();
   }
 
@@ -143,34 +161,42 @@ class UnloadedEndpoint final : public Endpoint {
 
 class PluginEndpointComponent final : public Component {
  public:
-  PluginEndpointComponent(PluginHost& host, std::string plugin_id, std::string path, PluginManifest::Offer offer)
-      : host_(host), plugin_id_(std::move(plugin_id)), path_(std::move(path)), offer_(std::move(offer)) {}
+  PluginEndpointComponent(PluginHost& host, std::string plugin_id, std::string path,
+                          PluginManifest::Offer offer)
+      : host_(host),
+        plugin_id_(std::move(plugin_id)),
+        path_(std::move(path)),
+        offer_(std::move(offer)) {}
 
   std::string_view scheme() const override { return offer_.name; }
   std::vector<OptionSpec> options() const override { return offer_.options; }
 
   Result<EndpointPtr> resolve(const Uri& uri, BusContext& context) override {
     if (host_.mode() == PluginHost::Mode::validate) {
-      return EndpointPtr(std::make_shared<UnloadedEndpoint>(uri, offer_.consumer, offer_.producer, plugin_id_));
+      return EndpointPtr(
+          std::make_shared<UnloadedEndpoint>(uri, offer_.consumer, offer_.producer, plugin_id_));
     }
     auto loaded = host_.load(plugin_id_);
     if (!loaded) {
-      return Error(ErrorKind::unavailable, uri.scheme + ": is offered by plugin '" + plugin_id_ + "' (" + path_ +
-                                               "), which is unavailable: " + loaded.error().message);
+      return Error(ErrorKind::unavailable,
+                   uri.scheme + ": is offered by plugin '" + plugin_id_ + "' (" + path_ +
+                       "), which is unavailable: " + loaded.error().message);
     }
     LoadedPluginPtr plugin = *loaded;
     const bw_endpoint_api* api = plugin->endpointApi(offer_.name);
     if (api == nullptr || api->create == nullptr) {
-      return Error(ErrorKind::unavailable, "plugin '" + plugin_id_ + "' lists scheme '" + offer_.name +
+      return Error(ErrorKind::unavailable, "plugin '" + plugin_id_ + "' lists scheme '" +
+                                               offer_.name +
                                                "' in its manifest but does not implement it");
     }
     OptionArray options(uri.options, offer_.options);
     void* handle = nullptr;
     ErrorBuffer error;
-    const bw_status status =
-        api->create(plugin->state, str(uri.text), str(uri.path), options.data(), options.size(), &handle, &error.error);
+    const bw_status status = api->create(plugin->state, str(uri.text), str(uri.path),
+                                         options.data(), options.size(), &handle, &error.error);
     if (status != BW_OK) return Error(toErrorKind(status), errorText(error.error, status));
-    return EndpointPtr(std::make_shared<PluginEndpoint>(uri, plugin, api, handle, context.executor(), offer_.inline_routes));
+    return EndpointPtr(std::make_shared<PluginEndpoint>(uri, plugin, api, handle,
+                                                        context.executor(), offer_.inline_routes));
   }
 
  private:
@@ -182,9 +208,11 @@ class PluginEndpointComponent final : public Component {
 
 }  // namespace
 
-std::shared_ptr<Component> makePluginEndpointComponent(PluginHost& host, std::string plugin_id, std::string path,
+std::shared_ptr<Component> makePluginEndpointComponent(PluginHost& host, std::string plugin_id,
+                                                       std::string path,
                                                        PluginManifest::Offer offer) {
-  return std::make_shared<PluginEndpointComponent>(host, std::move(plugin_id), std::move(path), std::move(offer));
+  return std::make_shared<PluginEndpointComponent>(host, std::move(plugin_id), std::move(path),
+                                                   std::move(offer));
 }
 
 }  // namespace busway

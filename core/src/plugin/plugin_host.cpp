@@ -1,9 +1,5 @@
 #include "busway/plugin/plugin_host.hpp"
 
-#include <dlfcn.h>
-#include <sys/mman.h>
-#include <unistd.h>
-
 #include <QDir>
 #include <QFileSystemWatcher>
 #include <QObject>
@@ -13,6 +9,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
 
 #include "busway/endpoint/component_registry.hpp"
 #include "busway/router/transformer.hpp"
@@ -81,19 +81,23 @@ std::string readSignatureText(const std::string& path) {
   return text.str();
 }
 
-std::string abiText(std::uint32_t major, std::uint32_t minor) { return std::to_string(major) + "." + std::to_string(minor); }
+std::string abiText(std::uint32_t major, std::uint32_t minor) {
+  return std::to_string(major) + "." + std::to_string(minor);
+}
 
 // The plugin's ABI against ours: same major, and a minor we know.
 std::string abiProblem(std::uint32_t major, std::uint32_t minor) {
   if (major == BW_ABI_MAJOR && minor <= BW_ABI_MINOR) return {};
   return "built for plugin ABI " + abiText(major, minor) + ", but this busway speaks ABI " +
-         abiText(BW_ABI_MAJOR, BW_ABI_MINOR) + " (it loads plugins of ABI " + std::to_string(BW_ABI_MAJOR) + ".0 to " +
-         abiText(BW_ABI_MAJOR, BW_ABI_MINOR) + "); rebuild the plugin against this busway's SDK";
+         abiText(BW_ABI_MAJOR, BW_ABI_MINOR) + " (it loads plugins of ABI " +
+         std::to_string(BW_ABI_MAJOR) + ".0 to " + abiText(BW_ABI_MAJOR, BW_ABI_MINOR) +
+         "); rebuild the plugin against this busway's SDK";
 }
 
 class PluginTransformer final : public Transformer {
  public:
-  PluginTransformer(LoadedPluginPtr plugin, const bw_transformer_api* api, void* handle, std::string name)
+  PluginTransformer(LoadedPluginPtr plugin, const bw_transformer_api* api, void* handle,
+                    std::string name)
       : plugin_(std::move(plugin)), api_(api), handle_(handle), name_(std::move(name)) {}
   ~PluginTransformer() override {
     if (api_->destroy != nullptr) api_->destroy(handle_);
@@ -115,8 +119,13 @@ class PluginTransformer final : public Transformer {
 
 class PluginFormatStep final : public Transformer {
  public:
-  PluginFormatStep(LoadedPluginPtr plugin, std::shared_ptr<void> handle, const bw_format_api* api, bool marshal, std::string name)
-      : plugin_(std::move(plugin)), handle_(std::move(handle)), api_(api), marshal_(marshal), name_(std::move(name)) {}
+  PluginFormatStep(LoadedPluginPtr plugin, std::shared_ptr<void> handle, const bw_format_api* api,
+                   bool marshal, std::string name)
+      : plugin_(std::move(plugin)),
+        handle_(std::move(handle)),
+        api_(api),
+        marshal_(marshal),
+        name_(std::move(name)) {}
   Result<void> apply(Exchange& exchange) const override {
     bw_message message(&exchange.message);
     ErrorBuffer error;
@@ -137,14 +146,19 @@ class PluginFormatStep final : public Transformer {
 // `busway validate` checks transformer names without loading anything.
 class UnloadedTransformer final : public Transformer {
  public:
-  Result<void> apply(Exchange&) const override { return Error(ErrorKind::unavailable, "plugin not loaded (validation only)"); }
+  Result<void> apply(Exchange&) const override {
+    return Error(ErrorKind::unavailable, "plugin not loaded (validation only)");
+  }
 };
 
 }  // namespace
 
-PluginHost::PluginHost(BusContext& context, std::vector<std::string> search_path, PluginPolicy policy, Mode mode,
-                       std::string bundled_dir)
-    : context_(context), search_path_(std::move(search_path)), bundled_dir_(std::move(bundled_dir)), mode_(mode),
+PluginHost::PluginHost(BusContext& context, std::vector<std::string> search_path,
+                       PluginPolicy policy, Mode mode, std::string bundled_dir)
+    : context_(context),
+      search_path_(std::move(search_path)),
+      bundled_dir_(std::move(bundled_dir)),
+      mode_(mode),
       policy_(std::move(policy)) {}
 
 PluginHost::~PluginHost() { shutdown(std::chrono::seconds(5)); }
@@ -164,7 +178,8 @@ std::vector<std::string> PluginHost::scan() {
     std::sort(files.begin(), files.end());
     for (const auto& file : files) {
       const std::string path = fs::weakly_canonical(file, ec).string();
-      const bool known = std::any_of(entries_.begin(), entries_.end(), [&](const auto& e) { return e->info.path == path; });
+      const bool known = std::any_of(entries_.begin(), entries_.end(),
+                                     [&](const auto& e) { return e->info.path == path; });
       if (known) continue;
       auto entry = std::make_unique<Entry>();
       entry->info.path = path;
@@ -173,7 +188,8 @@ std::vector<std::string> PluginHost::scan() {
       if (!manifest) {
         entry->info.state = PluginInfo::State::refused;
         entry->info.problem = manifest.error().message;
-      } else if (const auto abi = abiProblem(manifest->abi_major, manifest->abi_minor); !abi.empty()) {
+      } else if (const auto abi = abiProblem(manifest->abi_major, manifest->abi_minor);
+                 !abi.empty()) {
         entry->info.state = PluginInfo::State::refused;
         entry->info.problem = path + ": " + abi;
         entry->info.manifest = std::move(*manifest);
@@ -181,13 +197,16 @@ std::vector<std::string> PluginHost::scan() {
         entry->info.manifest = std::move(*manifest);
         const auto& id = entry->info.manifest->id;
         for (const auto& other : entries_) {
-          if (other->info.manifest && other->info.manifest->id == id && other->info.state != PluginInfo::State::refused) {
+          if (other->info.manifest && other->info.manifest->id == id &&
+              other->info.state != PluginInfo::State::refused) {
             entry->info.state = PluginInfo::State::refused;
-            entry->info.problem = path + ": plugin id '" + id + "' is already installed from " + other->info.path + "; remove one of them";
+            entry->info.problem = path + ": plugin id '" + id + "' is already installed from " +
+                                  other->info.path + "; remove one of them";
           }
         }
       }
-      if (entry->info.state != PluginInfo::State::refused && policy_.require_signatures && !entry->info.bundled) {
+      if (entry->info.state != PluginInfo::State::refused && policy_.require_signatures &&
+          !entry->info.bundled) {
         // Checked again over the loaded bytes at load time; this is for listing.
         auto store = TrustStore::loadFolder(policy_.trust_dir);
         auto bytes = readWholeFile(path);
@@ -198,7 +217,9 @@ std::vector<std::string> PluginHost::scan() {
         problems.push_back(entry->info.problem);
         logWarn("plugins", "refused " + entry->info.problem);
       } else {
-        Log::write(LogLevel::debug, "plugins", "found " + entry->info.manifest->id + " " + entry->info.manifest->version + " (" + path + ")");
+        Log::write(LogLevel::debug, "plugins",
+                   "found " + entry->info.manifest->id + " " + entry->info.manifest->version +
+                       " (" + path + ")");
       }
       entries_.push_back(std::move(entry));
     }
@@ -213,15 +234,17 @@ void PluginHost::registerOffers(Entry& entry) {
     if (Component* existing = registry.find(offer.name)) {
       (void)existing;
       const auto it = by_scheme_.find(offer.name);
-      const std::string holder = it != by_scheme_.end() ? it->second->info.path : std::string("busway core");
+      const std::string holder =
+          it != by_scheme_.end() ? it->second->info.path : std::string("busway core");
       entry.info.state = PluginInfo::State::refused;
-      entry.info.problem = entry.info.path + ": scheme '" + offer.name + "' is already offered by " + holder +
-                           "; remove one of the two plugins";
+      entry.info.problem = entry.info.path + ": scheme '" + offer.name +
+                           "' is already offered by " + holder + "; remove one of the two plugins";
       return;
     }
   }
   for (const auto& offer : manifest.endpoints) {
-    (void)registry.add(makePluginEndpointComponent(*this, manifest.id, entry.info.path, offer), "plugin " + manifest.id + " (" + entry.info.path + ")");
+    (void)registry.add(makePluginEndpointComponent(*this, manifest.id, entry.info.path, offer),
+                       "plugin " + manifest.id + " (" + entry.info.path + ")");
     by_scheme_[offer.name] = &entry;
   }
   auto& transformers = context_.transformers();
@@ -229,48 +252,73 @@ void PluginHost::registerOffers(Entry& entry) {
   for (const auto& offer : manifest.transformers) {
     const std::string name = offer.name;
     const auto options = offer.options;
-    transformers.add(name, [this, id, name, options](const std::map<std::string, std::string>& given)
-                               -> Result<std::shared_ptr<const Transformer>> {
-      if (mode_ == Mode::validate) return std::shared_ptr<const Transformer>(std::make_shared<UnloadedTransformer>());
-      auto loaded = load(id);
-      if (!loaded) return Error(ErrorKind::unavailable, "transformer '" + name + "' of plugin '" + id + "' is unavailable: " + loaded.error().message);
-      const bw_transformer_api* api = (*loaded)->transformerApi(name);
-      if (api == nullptr) return Error(ErrorKind::unavailable, "plugin '" + id + "' does not implement transformer '" + name + "'");
-      OptionArray array(std::vector<std::pair<std::string, std::string>>(given.begin(), given.end()), options);
-      void* handle = nullptr;
-      ErrorBuffer error;
-      const bw_status status = api->create((*loaded)->state, array.data(), array.size(), &handle, &error.error);
-      if (status != BW_OK) return Error(toErrorKind(status), errorText(error.error, status));
-      return std::shared_ptr<const Transformer>(std::make_shared<PluginTransformer>(*loaded, api, handle, "transform:" + name));
-    });
+    transformers.add(
+        name,
+        [this, id, name, options](const std::map<std::string, std::string>& given)
+            -> Result<std::shared_ptr<const Transformer>> {
+          if (mode_ == Mode::validate)
+            return std::shared_ptr<const Transformer>(std::make_shared<UnloadedTransformer>());
+          auto loaded = load(id);
+          if (!loaded)
+            return Error(ErrorKind::unavailable, "transformer '" + name + "' of plugin '" + id +
+                                                     "' is unavailable: " + loaded.error().message);
+          const bw_transformer_api* api = (*loaded)->transformerApi(name);
+          if (api == nullptr)
+            return Error(ErrorKind::unavailable,
+                         "plugin '" + id + "' does not implement transformer '" + name + "'");
+          OptionArray array(
+              std::vector<std::pair<std::string, std::string>>(given.begin(), given.end()),
+              options);
+          void* handle = nullptr;
+          ErrorBuffer error;
+          const bw_status status =
+              api->create((*loaded)->state, array.data(), array.size(), &handle, &error.error);
+          if (status != BW_OK) return Error(toErrorKind(status), errorText(error.error, status));
+          return std::shared_ptr<const Transformer>(
+              std::make_shared<PluginTransformer>(*loaded, api, handle, "transform:" + name));
+        });
   }
   // A data format is used as two transformers: marshal:NAME and unmarshal:NAME.
   for (const auto& offer : manifest.formats) {
     for (const bool marshal : {true, false}) {
       const std::string name = offer.name;
       const auto options = offer.options;
-      transformers.add((marshal ? "marshal:" : "unmarshal:") + name,
-                       [this, id, name, options, marshal](const std::map<std::string, std::string>& given)
-                           -> Result<std::shared_ptr<const Transformer>> {
-                         // Options are checked against the manifest (names, types) before anything loads.
-                         Uri given_options;
-                         given_options.scheme = name;
-                         given_options.options.assign(given.begin(), given.end());
-                         if (auto checked = checkOptions(given_options, options); !checked) return std::move(checked).error();
-                         if (mode_ == Mode::validate) return std::shared_ptr<const Transformer>(std::make_shared<UnloadedTransformer>());
-                         auto loaded = load(id);
-                         if (!loaded) return Error(ErrorKind::unavailable, "format '" + name + "' of plugin '" + id + "' is unavailable: " + loaded.error().message);
-                         const bw_format_api* api = (*loaded)->formatApi(name);
-                         if (api == nullptr) return Error(ErrorKind::unavailable, "plugin '" + id + "' does not implement format '" + name + "'");
-                         OptionArray array(std::vector<std::pair<std::string, std::string>>(given.begin(), given.end()), options);
-                         void* handle = nullptr;
-                         ErrorBuffer error;
-                         const bw_status status = api->create((*loaded)->state, array.data(), array.size(), &handle, &error.error);
-                         if (status != BW_OK) return Error(toErrorKind(status), errorText(error.error, status));
-                         std::shared_ptr<void> shared(handle, [destroy = api->destroy](void* h) { if (destroy != nullptr) destroy(h); });
-                         return std::shared_ptr<const Transformer>(std::make_shared<PluginFormatStep>(
-                             *loaded, std::move(shared), api, marshal, std::string(marshal ? "marshal:" : "unmarshal:") + name));
-                       });
+      transformers.add(
+          (marshal ? "marshal:" : "unmarshal:") + name,
+          [this, id, name, options, marshal](const std::map<std::string, std::string>& given)
+              -> Result<std::shared_ptr<const Transformer>> {
+            // Options are checked against the manifest (names, types) before anything loads.
+            Uri given_options;
+            given_options.scheme = name;
+            given_options.options.assign(given.begin(), given.end());
+            if (auto checked = checkOptions(given_options, options); !checked)
+              return std::move(checked).error();
+            if (mode_ == Mode::validate)
+              return std::shared_ptr<const Transformer>(std::make_shared<UnloadedTransformer>());
+            auto loaded = load(id);
+            if (!loaded)
+              return Error(ErrorKind::unavailable,
+                           "format '" + name + "' of plugin '" + id +
+                               "' is unavailable: " + loaded.error().message);
+            const bw_format_api* api = (*loaded)->formatApi(name);
+            if (api == nullptr)
+              return Error(ErrorKind::unavailable,
+                           "plugin '" + id + "' does not implement format '" + name + "'");
+            OptionArray array(
+                std::vector<std::pair<std::string, std::string>>(given.begin(), given.end()),
+                options);
+            void* handle = nullptr;
+            ErrorBuffer error;
+            const bw_status status =
+                api->create((*loaded)->state, array.data(), array.size(), &handle, &error.error);
+            if (status != BW_OK) return Error(toErrorKind(status), errorText(error.error, status));
+            std::shared_ptr<void> shared(handle, [destroy = api->destroy](void* h) {
+              if (destroy != nullptr) destroy(h);
+            });
+            return std::shared_ptr<const Transformer>(std::make_shared<PluginFormatStep>(
+                *loaded, std::move(shared), api, marshal,
+                std::string(marshal ? "marshal:" : "unmarshal:") + name));
+          });
     }
   }
 }
@@ -296,10 +344,14 @@ std::map<std::string, double> PluginHost::metrics(const std::string& id) const {
 Result<void> PluginHost::setPolicy(const PluginPolicy& policy) {
   std::lock_guard lock(mutex_);
   if (policy_.require_signatures && !policy.require_signatures) {
-    return Error(ErrorKind::invalid, "the plugin signature policy can be tightened on a running bus, not loosened; restart the bus to relax it");
+    return Error(ErrorKind::invalid,
+                 "the plugin signature policy can be tightened on a running bus, not loosened; "
+                 "restart the bus to relax it");
   }
   if (policy_.require_signatures && policy.trust_dir != policy_.trust_dir) {
-    return Error(ErrorKind::invalid, "the trust store of a running bus that requires signatures cannot be replaced; restart the bus");
+    return Error(ErrorKind::invalid,
+                 "the trust store of a running bus that requires signatures cannot be replaced; "
+                 "restart the bus");
   }
   policy_ = policy;
   return {};
@@ -313,7 +365,8 @@ PluginPolicy PluginHost::policy() const {
 Result<std::shared_ptr<LoadedPlugin>> PluginHost::load(const std::string& id) {
   std::lock_guard lock(mutex_);
   for (auto& entry : entries_) {
-    if (entry->info.manifest && entry->info.manifest->id == id && entry->info.state != PluginInfo::State::refused) {
+    if (entry->info.manifest && entry->info.manifest->id == id &&
+        entry->info.state != PluginInfo::State::refused) {
       return loadLocked(*entry);
     }
   }
@@ -330,7 +383,8 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
     logError("plugins", "refused " + info.problem);
     return Error(ErrorKind::unavailable, info.problem);
   };
-  if (mode_ == Mode::validate) return Error(ErrorKind::unavailable, "plugins are not loaded while validating");
+  if (mode_ == Mode::validate)
+    return Error(ErrorKind::unavailable, "plugins are not loaded while validating");
 
   // The bytes that are checked are the bytes that are loaded: read once, verify, then load
   // from an anonymous in-memory file, so swapping the file on disk in between changes nothing.
@@ -340,16 +394,19 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
     auto store = TrustStore::loadFolder(policy_.trust_dir);
     if (!store) return fail("cannot check its signature: " + store.error().message);
     info.signature = store->verify(*bytes, readSignatureText(info.path));
-    if (!info.signature.valid) return fail("refused by the signature policy: " + info.signature.problem);
+    if (!info.signature.valid)
+      return fail("refused by the signature policy: " + info.signature.problem);
   }
   auto section = readManifestSectionFromBytes(*bytes, info.path);
   if (!section) return fail(section.error().message);
   auto manifest = PluginManifest::fromJson(*section);
   if (!manifest) return fail("bad manifest: " + manifest.error().message);
   if (manifest->id != info.manifest->id || manifest->version != info.manifest->version) {
-    return fail("the file changed since it was scanned (now " + manifest->id + " " + manifest->version + "); rescan");
+    return fail("the file changed since it was scanned (now " + manifest->id + " " +
+                manifest->version + "); rescan");
   }
-  if (const auto abi = abiProblem(manifest->abi_major, manifest->abi_minor); !abi.empty()) return fail(abi);
+  if (const auto abi = abiProblem(manifest->abi_major, manifest->abi_minor); !abi.empty())
+    return fail(abi);
 
   const int fd = ::memfd_create(("busway-plugin-" + manifest->id).c_str(), MFD_CLOEXEC);
   if (fd < 0) return fail(std::string("memfd_create failed: ") + std::strerror(errno));
@@ -367,7 +424,8 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
   if (library == nullptr) {
     ::close(fd);
     const char* why = ::dlerror();
-    return fail(std::string("the dynamic loader refused it: ") + (why != nullptr ? why : "unknown reason"));
+    return fail(std::string("the dynamic loader refused it: ") +
+                (why != nullptr ? why : "unknown reason"));
   }
   auto plugin = std::make_shared<LoadedPlugin>();
   plugin->memfd = fd;
@@ -381,14 +439,17 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
 
   auto* entry_fn = reinterpret_cast<bw_plugin_entry_fn>(::dlsym(library, BW_ENTRY_SYMBOL));
   if (entry_fn == nullptr) {
-    return fail(std::string("missing entry point '") + BW_ENTRY_SYMBOL + "': not built with the busway SDK (BUSWAY_PLUGIN macro)");
+    return fail(std::string("missing entry point '") + BW_ENTRY_SYMBOL +
+                "': not built with the busway SDK (BUSWAY_PLUGIN macro)");
   }
   const bw_plugin_descriptor* descriptor = entry_fn(BW_ABI_MAJOR, BW_ABI_MINOR);
   if (descriptor == nullptr) {
-    return fail("its entry point returned no descriptor (it refuses this host's ABI " + abiText(BW_ABI_MAJOR, BW_ABI_MINOR) + ")");
+    return fail("its entry point returned no descriptor (it refuses this host's ABI " +
+                abiText(BW_ABI_MAJOR, BW_ABI_MINOR) + ")");
   }
   if (descriptor->struct_size < sizeof(bw_plugin_descriptor)) {
-    return fail("its descriptor is too small (" + std::to_string(descriptor->struct_size) + " bytes); the file is damaged or not built with this SDK");
+    return fail("its descriptor is too small (" + std::to_string(descriptor->struct_size) +
+                " bytes); the file is damaged or not built with this SDK");
   }
   if (const auto abi = abiProblem(descriptor->abi_major, descriptor->abi_minor); !abi.empty()) {
     return fail("its code says: " + abi);
@@ -401,13 +462,15 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
   if (descriptor->init != nullptr) {
     OptionArray config({}, plugin->manifest.config);
     ErrorBuffer error;
-    const bw_status status = descriptor->init(hostApi(), &plugin->host, config.data(), config.size(), &plugin->state, &error.error);
+    const bw_status status = descriptor->init(hostApi(), &plugin->host, config.data(),
+                                              config.size(), &plugin->state, &error.error);
     if (status != BW_OK) return fail("its init failed: " + errorText(error.error, status));
   }
   plugin->initialised = true;
   info.state = PluginInfo::State::loaded;
-  logInfo("plugins", "loaded " + plugin->id + " " + plugin->manifest.version + " from " + info.path +
-                         (info.signature.valid ? " (signed by " + info.signature.signer + ")" : ""));
+  logInfo("plugins",
+          "loaded " + plugin->id + " " + plugin->manifest.version + " from " + info.path +
+              (info.signature.valid ? " (signed by " + info.signature.signer + ")" : ""));
   entry.loaded = std::move(plugin);
   return entry.loaded;
 }
@@ -419,9 +482,11 @@ void PluginHost::watch(std::function<void()> on_change) {
   debounce->setSingleShot(true);
   debounce->setInterval(300);
   for (const auto& folder : search_path_) {
-    if (QDir(QString::fromStdString(folder)).exists()) watcher->addPath(QString::fromStdString(folder));
+    if (QDir(QString::fromStdString(folder)).exists())
+      watcher->addPath(QString::fromStdString(folder));
   }
-  QObject::connect(watcher, &QFileSystemWatcher::directoryChanged, watcher_owner_.get(), [debounce](const QString&) { debounce->start(); });
+  QObject::connect(watcher, &QFileSystemWatcher::directoryChanged, watcher_owner_.get(),
+                   [debounce](const QString&) { debounce->start(); });
   QObject::connect(debounce, &QTimer::timeout, watcher_owner_.get(), [this, on_change] {
     const std::size_t before = plugins().size();
     scan();

@@ -11,9 +11,9 @@
 #include <mutex>
 #include <string>
 
-#include "busway/plugin.h"
 #include "busway/endpoint/endpoint.hpp"
 #include "busway/message/exchange.hpp"
+#include "busway/plugin.h"
 #include "busway/plugin/manifest.hpp"
 #include "busway/router/processor.hpp"
 #include "busway/util/asio.hpp"
@@ -76,7 +76,8 @@ struct bw_sending {
   // 0: send() running; 1: completed while send() ran; 2: send() returned pending.
   std::atomic<int> state{0};
 
-  explicit bw_sending(busway::ExchangePtr ex) : exchange(std::move(ex)), message(&exchange->message) {}
+  explicit bw_sending(busway::ExchangePtr ex)
+      : exchange(std::move(ex)), message(&exchange->message) {}
 };
 
 namespace busway {
@@ -119,7 +120,8 @@ std::string errorText(const bw_error& error, bw_status status);
 // strings live as long as this object.
 class OptionArray {
  public:
-  OptionArray(const std::vector<std::pair<std::string, std::string>>& given, const std::vector<OptionSpec>& specs);
+  OptionArray(const std::vector<std::pair<std::string, std::string>>& given,
+              const std::vector<OptionSpec>& specs);
   const bw_option* data() const noexcept { return options_.data(); }
   std::size_t size() const noexcept { return options_.size(); }
 
@@ -136,7 +138,8 @@ struct ErrorBuffer {
 
 using LoadedPluginPtr = std::shared_ptr<LoadedPlugin>;
 
-std::shared_ptr<Component> makePluginEndpointComponent(PluginHost& host, std::string plugin_id, std::string path,
+std::shared_ptr<Component> makePluginEndpointComponent(PluginHost& host, std::string plugin_id,
+                                                       std::string path,
                                                        PluginManifest::Offer offer);
 
 }  // namespace busway

@@ -19,8 +19,8 @@ void AggregateStep::apply(Exchange& exchange) {
   }
   if (isNull(*correlation)) {
     exchange.fail(ErrorKind::invalid,
-                  "aggregate: the correlation expression '" + options_.correlation->text() + "' gave no value for message " +
-                      exchange.message.id(),
+                  "aggregate: the correlation expression '" + options_.correlation->text() +
+                      "' gave no value for message " + exchange.message.id(),
                   options_.where);
     return;
   }
@@ -38,7 +38,8 @@ void AggregateStep::apply(Exchange& exchange) {
     if (created && options_.timeout.count() > 0) {
       group.generation = next_generation_++;
       group.timer = std::make_shared<boost::asio::steady_timer>(executor_, options_.timeout);
-      group.timer->async_wait([weak = weak_from_this(), key, generation = group.generation](const boost::system::error_code& ec) {
+      group.timer->async_wait([weak = weak_from_this(), key,
+                               generation = group.generation](const boost::system::error_code& ec) {
         if (ec) return;
         if (auto self = weak.lock()) self->onTimeout(key, generation);
       });
@@ -91,7 +92,8 @@ void AggregateStep::complete(const std::string& key, Group group, const char* re
   if (group.timer) group.timer->cancel();
   auto combined = options_.strategy.combine(group.messages.back(), group.messages);
   if (!combined) {
-    logError(options_.where, "aggregate '" + key + "' could not be combined: " + combined.error().describe());
+    logError(options_.where,
+             "aggregate '" + key + "' could not be combined: " + combined.error().describe());
     return;
   }
   Message message = std::move(*combined);
@@ -105,7 +107,8 @@ void AggregateStep::complete(const std::string& key, Group group, const char* re
   boost::asio::post(executor_, [self = shared_from_this(), exchange] {
     runToCompletion(*self->pipeline_, exchange, [self, exchange] {
       if (exchange->failed()) {
-        logError(self->options_.where, "aggregated message " + exchange->message.id() + " failed: " + exchange->error->describe());
+        logError(self->options_.where, "aggregated message " + exchange->message.id() +
+                                           " failed: " + exchange->error->describe());
       }
       self->running_.fetch_sub(1);
     });

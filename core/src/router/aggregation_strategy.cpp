@@ -17,7 +17,8 @@ namespace {
 // text/json is JSON). Bodies of unknown type (octets) are read as JSON when they are JSON.
 bool isTextMediaType(std::string_view media_type) {
   if (isJsonMediaType(media_type)) return false;
-  return isXmlMediaType(media_type) || (media_type.size() >= 5 && equalsIgnoreCase(media_type.substr(0, 5), "text/"));
+  return isXmlMediaType(media_type) ||
+         (media_type.size() >= 5 && equalsIgnoreCase(media_type.substr(0, 5), "text/"));
 }
 
 std::string_view withoutXmlDeclaration(std::string_view xml) {
@@ -30,11 +31,11 @@ std::string_view withoutXmlDeclaration(std::string_view xml) {
 }
 }  // namespace
 
-Result<Message> AggregationStrategy::combine(const Message& base, const std::vector<Message>& parts) const {
+Result<Message> AggregationStrategy::combine(const Message& base,
+                                             const std::vector<Message>& parts) const {
   Message out = base;
   switch (kind) {
-    case Kind::none:
-      return out;
+    case Kind::none: return out;
     case Kind::first:
     case Kind::last:
       if (parts.empty()) return out;
@@ -57,7 +58,8 @@ Result<Message> AggregationStrategy::combine(const Message& base, const std::vec
         if (i > 0) joined += separator;
         joined += parts[i].bodyText();
       }
-      out.setBody(std::move(joined), parts.empty() ? std::string(media::text) : parts.front().body().mediaType());
+      out.setBody(std::move(joined),
+                  parts.empty() ? std::string(media::text) : parts.front().body().mediaType());
       return out;
     }
     case Kind::xml: {

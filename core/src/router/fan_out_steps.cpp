@@ -31,7 +31,8 @@ struct FanOut : std::enable_shared_from_this<FanOut> {
 
 }  // namespace
 
-void fanOut(const ExchangePtr& exchange, ExchangePattern pattern, std::vector<ProcessorPtr> branches, bool parallel,
+void fanOut(const ExchangePtr& exchange, ExchangePattern pattern,
+            std::vector<ProcessorPtr> branches, bool parallel,
             boost::asio::any_io_executor executor, std::chrono::milliseconds timeout,
             std::function<void(std::vector<ExchangePtr>&, bool timed_out)> finish) {
   auto state = std::make_shared<FanOut>();
@@ -69,12 +70,13 @@ void fanOut(const ExchangePtr& exchange, ExchangePattern pattern, std::vector<Pr
 
 namespace {
 // The worst outcome of the branches becomes the outcome of the whole.
-bool propagateFailure(Exchange& parent, const std::vector<ExchangePtr>& children, const char* what) {
+bool propagateFailure(Exchange& parent, const std::vector<ExchangePtr>& children,
+                      const char* what) {
   for (std::size_t i = 0; i < children.size(); ++i) {
     if (children[i]->failed()) {
       Error error = *children[i]->error;
-      error.message = std::string(what) + " " + std::to_string(i + 1) + " of " + std::to_string(children.size()) +
-                      " failed: " + error.message;
+      error.message = std::string(what) + " " + std::to_string(i + 1) + " of " +
+                      std::to_string(children.size()) + " failed: " + error.message;
       parent.fail(std::move(error));
       return true;
     }
@@ -85,17 +87,22 @@ bool propagateFailure(Exchange& parent, const std::vector<ExchangePtr>& children
 
 bool MulticastStep::process(const ExchangePtr& exchange, Done done) {
   fanOut(exchange, exchange->pattern, branches_, parallel_, executor_, timeout_,
-         [exchange, done, strategy = &strategy_, timeout = timeout_](std::vector<ExchangePtr>& children, bool timed_out) {
+         [exchange, done, strategy = &strategy_, timeout = timeout_](
+             std::vector<ExchangePtr>& children, bool timed_out) {
            if (timed_out) {
-             exchange->fail(ErrorKind::timeout, "multicast branches did not finish within " +
-                                                    std::to_string(timeout.count()) + "ms", "multicast");
+             exchange->fail(ErrorKind::timeout,
+                            "multicast branches did not finish within " +
+                                std::to_string(timeout.count()) + "ms",
+                            "multicast");
            } else if (!propagateFailure(*exchange, children, "multicast branch")) {
              std::vector<Message> results;
              results.reserve(children.size());
              for (auto& child : children) results.push_back(child->replyMessage());
              auto combined = strategy->combine(exchange->message, results);
-             if (combined) exchange->message = std::move(*combined);
-             else exchange->fail(std::move(combined).error());
+             if (combined)
+               exchange->message = std::move(*combined);
+             else
+               exchange->fail(std::move(combined).error());
            }
            done();
          });
@@ -108,7 +115,8 @@ Result<ProcessorPtr> DynamicEndpoints::producerFor(const std::string& ref_or_uri
   const auto known = known_ids_.find(ref_or_uri);
   const std::string uri = known != known_ids_.end() ? known->second : ref_or_uri;
   if (uri.find(':') == std::string::npos) {
-    return Error(ErrorKind::permanent, "recipient '" + ref_or_uri + "' is neither a declared endpoint id nor a URI");
+    return Error(ErrorKind::permanent,
+                 "recipient '" + ref_or_uri + "' is neither a declared endpoint id nor a URI");
   }
   auto endpoint = registry_.resolve(uri);
   if (!endpoint) return std::move(endpoint).error();
@@ -146,8 +154,8 @@ bool RecipientListStep::process(const ExchangePtr& exchange, Done done) {
   // Recipients get copies handed over (in-only) even when our caller waits for a reply:
   // their replies are not used, and waiting for them would tie this route to, say, the
   // reader of a queue.
-  fanOut(exchange, ExchangePattern::in_only, std::move(producers), parallel_, executor_, std::chrono::milliseconds(0),
-         [exchange, done](std::vector<ExchangePtr>& children, bool) {
+  fanOut(exchange, ExchangePattern::in_only, std::move(producers), parallel_, executor_,
+         std::chrono::milliseconds(0), [exchange, done](std::vector<ExchangePtr>& children, bool) {
            propagateFailure(*exchange, children, "recipient");
            done();
          });
@@ -166,19 +174,17 @@ bool EnrichStep::process(const ExchangePtr& exchange, Done done) {
     const Message& reply = child->replyMessage();
     Message& message = exchange->message;
     switch (merge_) {
-      case Merge::replace:
-        message.setBody(reply.bodyPtr());
-        break;
-      case Merge::header:
-        message.headers().set(name_, std::string(reply.bodyText()));
-        break;
+      case Merge::replace: message.setBody(reply.bodyPtr()); break;
+      case Merge::header: message.headers().set(name_, std::string(reply.bodyText())); break;
       case Merge::merge:
       case Merge::field: {
         std::string error;
         const auto* base = message.body().json(&error);
         if (base == nullptr || !base->is_object()) {
-          exchange->fail(ErrorKind::invalid, "enrich: the message body is not a JSON object" +
-                                                 (error.empty() ? std::string() : " (" + error + ")"), "enrich");
+          exchange->fail(ErrorKind::invalid,
+                         "enrich: the message body is not a JSON object" +
+                             (error.empty() ? std::string() : " (" + error + ")"),
+                         "enrich");
           return;
         }
         const auto* extra = reply.body().json(&error);
@@ -188,7 +194,8 @@ bool EnrichStep::process(const ExchangePtr& exchange, Done done) {
         } else if (extra != nullptr && extra->is_object()) {
           merged.update(*extra);
         } else {
-          exchange->fail(ErrorKind::invalid, "enrich: the reply from " + target_ + " is not a JSON object", "enrich");
+          exchange->fail(ErrorKind::invalid,
+                         "enrich: the reply from " + target_ + " is not a JSON object", "enrich");
           return;
         }
         message.setBody(Body::fromJson(merged));
@@ -211,7 +218,9 @@ void WireTapStep::apply(Exchange& exchange) {
   boost::asio::post(executor_, [producer = producer_, copy, target = target_] {
     runToCompletion(*producer, copy, [copy, target] {
       // A tap never fails the route it listens to; its own failure is only logged.
-      if (copy->failed()) logWarn("wire-tap", "copy of " + copy->message.id() + " to " + target + " failed: " + copy->error->describe());
+      if (copy->failed())
+        logWarn("wire-tap", "copy of " + copy->message.id() + " to " + target +
+                                " failed: " + copy->error->describe());
     });
   });
 }

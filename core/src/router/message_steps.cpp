@@ -1,7 +1,6 @@
 // Steps that change the message in place: set-header, set-body, transform, log, reply.
-#include "steps.hpp"
-
 #include "busway/runtime/bus_context.hpp"
+#include "steps.hpp"
 
 namespace busway {
 
@@ -13,7 +12,9 @@ void IdempotentStep::apply(Exchange& exchange) {
   }
   const std::string key = toText(toHeader(*value));
   if (key.empty()) {
-    exchange.fail(ErrorKind::invalid, "the idempotency key of message " + exchange.message.id() + " is empty", "idempotent");
+    exchange.fail(ErrorKind::invalid,
+                  "the idempotency key of message " + exchange.message.id() + " is empty",
+                  "idempotent");
     return;
   }
   auto store = context_.idempotency();
@@ -32,12 +33,16 @@ void IdempotentStep::apply(Exchange& exchange) {
     exchange.message.headers().set("busway.duplicate", true);
     exchange.stopped = true;
     if (Log::enabled(LogLevel::debug)) {
-      Log::write(LogLevel::debug, "idempotent", "message " + message_id + " dropped: key '" + key + "' seen before in " + repository_);
+      Log::write(
+          LogLevel::debug, "idempotent",
+          "message " + message_id + " dropped: key '" + key + "' seen before in " + repository_);
     }
     return;
   }
   if (*seen == store::IdempotencyStore::Seen::fresh) {
-    exchange.on_failure.push_back([s = *store, repository = repository_, key, message_id] { s->release(repository, key, message_id); });
+    exchange.on_failure.push_back([s = *store, repository = repository_, key, message_id] {
+      s->release(repository, key, message_id);
+    });
   }
 }
 
@@ -73,7 +78,8 @@ void SetBodyStep::apply(Exchange& exchange) {
     const auto language = expression_->language();
     if (std::holds_alternative<nlohmann::json>(*value)) {
       media = std::string(media::json);
-    } else if (std::holds_alternative<std::string>(*value) && (language == "jsonpath" || language == "xpath")) {
+    } else if (std::holds_alternative<std::string>(*value) &&
+               (language == "jsonpath" || language == "xpath")) {
       media = std::string(media::text);
     }
   }
@@ -93,7 +99,8 @@ void LogStep::apply(Exchange& exchange) {
   if (!Log::enabled(level_)) return;
   auto text = message_.render(exchange);
   // A log line that cannot be rendered must not fail the message: log why instead.
-  Log::write(level_, category_, text ? *text : "(log message failed: " + text.error().message + ")");
+  Log::write(level_, category_,
+             text ? *text : "(log message failed: " + text.error().message + ")");
 }
 
 void ReplyStep::apply(Exchange& exchange) {
@@ -151,7 +158,8 @@ void ChoiceStep::runSynchronously(const ExchangePtr& exchange) {
 bool ToStep::process(const ExchangePtr& exchange, Done done) {
   // The target works on its own exchange: an in-only call must not change our message,
   // but its failure is ours (the acknowledgement chain depends on it).
-  auto child = childExchange(*exchange, in_out_ ? ExchangePattern::in_out : ExchangePattern::in_only);
+  auto child =
+      childExchange(*exchange, in_out_ ? ExchangePattern::in_out : ExchangePattern::in_only);
   auto settle = [exchange, child, this] {
     if (child->failed()) {
       exchange->fail(*child->error);

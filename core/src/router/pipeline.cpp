@@ -19,7 +19,9 @@ void Pipeline::runSynchronously(const ExchangePtr& exchange) {
   }
 }
 
-bool Pipeline::process(const ExchangePtr& exchange, Done done) { return runFrom(exchange, 0, done); }
+bool Pipeline::process(const ExchangePtr& exchange, Done done) {
+  return runFrom(exchange, 0, done);
+}
 
 bool Pipeline::runFrom(const ExchangePtr& exchange, std::size_t index, Done& done) {
   for (; index < steps_.size(); ++index) {

@@ -10,7 +10,8 @@ namespace busway {
 
 bool ErrorPolicy::retries(const Error& error) const noexcept {
   if (retry_all) return true;
-  return error.kind == ErrorKind::transient || error.kind == ErrorKind::timeout || error.kind == ErrorKind::rejected;
+  return error.kind == ErrorKind::transient || error.kind == ErrorKind::timeout ||
+         error.kind == ErrorKind::rejected;
 }
 
 std::chrono::milliseconds ErrorPolicy::delayBefore(int attempt) const {
@@ -26,8 +27,8 @@ std::chrono::milliseconds ErrorPolicy::delayBefore(int attempt) const {
   return std::chrono::milliseconds(static_cast<std::int64_t>(std::max(0.0, wait)));
 }
 
-Route::Route(std::string id, ProcessorPtr pipeline, ErrorPolicy policy, boost::asio::any_io_executor executor,
-             std::vector<std::shared_ptr<Stateful>> stateful)
+Route::Route(std::string id, ProcessorPtr pipeline, ErrorPolicy policy,
+             boost::asio::any_io_executor executor, std::vector<std::shared_ptr<Stateful>> stateful)
     : id_(std::move(id)),
       interned_id_(intern(id_)),
       pipeline_(std::move(pipeline)),
@@ -42,11 +43,13 @@ bool Route::process(const ExchangePtr& exchange, Done done) {
   in_flight_.fetch_add(1, std::memory_order_relaxed);
   // Redelivery starts again from the message as it arrived; keep it only when needed.
   std::shared_ptr<const Message> original;
-  if (policy_.max_attempts > 1 || policy_.dead_letter) original = std::make_shared<const Message>(exchange->message);
+  if (policy_.max_attempts > 1 || policy_.dead_letter)
+    original = std::make_shared<const Message>(exchange->message);
   return attempt(exchange, original, done);
 }
 
-bool Route::attempt(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original, Done& done) {
+bool Route::attempt(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original,
+                    Done& done) {
   if (sync_pipeline_ != nullptr) {
     // Every step finishes on this stack: no continuation to build.
     sync_pipeline_->runSynchronously(exchange);
@@ -59,7 +62,8 @@ bool Route::attempt(const ExchangePtr& exchange, const std::shared_ptr<const Mes
   return settle(exchange, original, done, false);
 }
 
-bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original, Done& done, bool) {
+bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original,
+                   Done& done, bool) {
   if (!exchange->failed()) {
     completed_.fetch_add(1, std::memory_order_relaxed);
     finished();
@@ -73,12 +77,14 @@ bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Mess
     const auto wait = policy_.delayBefore(next);
     redeliveries_.fetch_add(1, std::memory_order_relaxed);
     if (Log::enabled(LogLevel::debug)) {
-      Log::write(LogLevel::debug, id_, "message " + original->id() + " failed (" + error.describe() + "); attempt " +
-                                           std::to_string(next) + " of " + std::to_string(policy_.max_attempts) +
-                                           " in " + formatDuration(wait));
+      Log::write(LogLevel::debug, id_,
+                 "message " + original->id() + " failed (" + error.describe() + "); attempt " +
+                     std::to_string(next) + " of " + std::to_string(policy_.max_attempts) + " in " +
+                     formatDuration(wait));
     }
     auto timer = std::make_shared<boost::asio::steady_timer>(executor_, wait);
-    timer->async_wait([self = shared_from_this(), timer, exchange, original, done, next](const boost::system::error_code&) mutable {
+    timer->async_wait([self = shared_from_this(), timer, exchange, original, done,
+                       next](const boost::system::error_code&) mutable {
       exchange->message = *original;
       exchange->message.headers().set("busway.attempt", static_cast<std::int64_t>(next));
       exchange->error.reset();
@@ -102,7 +108,8 @@ bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Mess
     std::string steps;
     for (const auto& entry : exchange->message.history()) {
       if (!steps.empty()) steps += " > ";
-      steps += (entry.route ? *entry.route : std::string("?")) + "/" + (entry.step ? *entry.step : std::string("?"));
+      steps += (entry.route ? *entry.route : std::string("?")) + "/" +
+               (entry.step ? *entry.step : std::string("?"));
       if (entry.failed) steps += "!";
     }
     h.set("busway.failure.history", steps);
@@ -110,18 +117,26 @@ bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Mess
     auto after = [self = shared_from_this(), exchange, dead, error, done]() mutable {
       if (dead->failed()) {
         self->failed_.fetch_add(1, std::memory_order_relaxed);
-        exchange->fail(error.kind, error.message + "; and the dead-letter endpoint " + self->policy_.dead_letter_name +
-                                       " refused it too: " + dead->error->message, error.where);
-        logError(self->id_, "message " + exchange->message.id() + " could not be dead-lettered: " + exchange->error->describe());
+        exchange->fail(error.kind,
+                       error.message + "; and the dead-letter endpoint " +
+                           self->policy_.dead_letter_name +
+                           " refused it too: " + dead->error->message,
+                       error.where);
+        logError(self->id_, "message " + exchange->message.id() +
+                                " could not be dead-lettered: " + exchange->error->describe());
       } else {
         self->dead_lettered_.fetch_add(1, std::memory_order_relaxed);
-        logWarn(self->id_, "message " + exchange->message.id() + " sent to dead letter " + self->policy_.dead_letter_name +
-                               " after " + std::to_string(exchange->attempt) + " attempt(s): " + error.describe());
+        logWarn(self->id_, "message " + exchange->message.id() + " sent to dead letter " +
+                               self->policy_.dead_letter_name + " after " +
+                               std::to_string(exchange->attempt) +
+                               " attempt(s): " + error.describe());
         if (exchange->pattern == ExchangePattern::in_out) {
           // The requester is waiting for an answer that will not come: it gets the failure,
           // while the message itself is safe in the dead-letter channel.
-          exchange->fail(error.kind, "dead-lettered to " + self->policy_.dead_letter_name + " after " +
-                                         std::to_string(exchange->attempt) + " attempt(s): " + error.message, error.where);
+          exchange->fail(error.kind,
+                         "dead-lettered to " + self->policy_.dead_letter_name + " after " +
+                             std::to_string(exchange->attempt) + " attempt(s): " + error.message,
+                         error.where);
         } else {
           // Safe in the dead-letter channel: the source may consider it handled.
           exchange->error.reset();
@@ -137,14 +152,15 @@ bool Route::settle(const ExchangePtr& exchange, const std::shared_ptr<const Mess
     return false;  // `after` already called done
   }
   failed_.fetch_add(1, std::memory_order_relaxed);
-  logWarn(id_, "message " + exchange->message.id() + " failed after " + std::to_string(exchange->attempt) +
-                   " attempt(s): " + error.describe());
+  logWarn(id_, "message " + exchange->message.id() + " failed after " +
+                   std::to_string(exchange->attempt) + " attempt(s): " + error.describe());
   finished();
   return true;
 }
 
 void Route::finished() {
-  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1 && idle_waiters_.load(std::memory_order_acquire) > 0) {
+  if (in_flight_.fetch_sub(1, std::memory_order_acq_rel) == 1 &&
+      idle_waiters_.load(std::memory_order_acquire) > 0) {
     std::lock_guard lock(idle_mutex_);
     idle_.notify_all();
   }

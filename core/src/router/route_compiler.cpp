@@ -5,10 +5,10 @@
 #include <set>
 
 #include "../config/element_rules.hpp"
+#include "../transform/transform_steps.hpp"
 #include "busway/runtime/bus_context.hpp"
 #include "busway/util/text.hpp"
 #include "steps.hpp"
-#include "../transform/transform_steps.hpp"
 
 namespace busway {
 namespace {
@@ -30,8 +30,8 @@ std::vector<std::string> splitWords(const std::string& text) {
 
 // The error kinds a table may name (unavailable is a load-time state, not a message's).
 std::optional<ErrorKind> errorKindNamed(const std::string& name) {
-  for (const ErrorKind kind : {ErrorKind::transient, ErrorKind::permanent, ErrorKind::invalid, ErrorKind::timeout,
-                               ErrorKind::rejected}) {
+  for (const ErrorKind kind : {ErrorKind::transient, ErrorKind::permanent, ErrorKind::invalid,
+                               ErrorKind::timeout, ErrorKind::rejected}) {
     if (name == toString(kind)) return kind;
   }
   return std::nullopt;
@@ -40,7 +40,9 @@ std::optional<ErrorKind> errorKindNamed(const std::string& name) {
 class Compiler {
  public:
   Compiler(const TableDefinition& table, BusContext& context, Diagnostics& diagnostics)
-      : table_(table), context_(context), diagnostics_(diagnostics),
+      : table_(table),
+        context_(context),
+        diagnostics_(diagnostics),
         skipped_(table.skipped_ids.begin(), table.skipped_ids.end()) {}
 
   std::unique_ptr<CompiledTable> run() {
@@ -49,11 +51,13 @@ class Compiler {
     collectEndpoints();
     collectErrorHandlers();
     std::map<std::string, const RouteDef*> route_ids;
-    std::map<std::string, std::pair<std::string, SourceLocation>> exclusive_sources;  // direct/timer key -> route
+    std::map<std::string, std::pair<std::string, SourceLocation>>
+        exclusive_sources;  // direct/timer key -> route
     for (const auto& route : table_.routes) {
       if (route.id.empty()) continue;  // the loader reported it
       if (const auto [it, fresh] = route_ids.emplace(route.id, &route); !fresh) {
-        diagnostics_.error(route.where, "route id '" + route.id + "' is already used at " + it->second->where.toString());
+        diagnostics_.error(route.where, "route id '" + route.id + "' is already used at " +
+                                            it->second->where.toString());
         continue;
       }
       auto compiled_route = compileRoute(route, exclusive_sources);
@@ -63,7 +67,8 @@ class Compiler {
     for (const auto& [id, entry] : endpoints_) {
       if (entry.endpoint) compiled->endpoints.push_back(entry.endpoint);
     }
-    compiled->endpoints.insert(compiled->endpoints.end(), inline_endpoints_.begin(), inline_endpoints_.end());
+    compiled->endpoints.insert(compiled->endpoints.end(), inline_endpoints_.begin(),
+                               inline_endpoints_.end());
     return compiled;
   }
 
@@ -89,7 +94,8 @@ class Compiler {
     for (const auto& def : table_.endpoints) {
       if (def.id.empty() || def.uri.empty()) continue;
       if (const auto it = endpoints_.find(def.id); it != endpoints_.end()) {
-        diagnostics_.error(def.where, "endpoint id '" + def.id + "' is already declared at " + it->second.def->where.toString());
+        diagnostics_.error(def.where, "endpoint id '" + def.id + "' is already declared at " +
+                                          it->second.def->where.toString());
         continue;
       }
       auto endpoint = context_.components().resolve(def.uri);
@@ -108,7 +114,8 @@ class Compiler {
     for (const auto& def : table_.error_handlers) {
       if (def.id.empty()) continue;
       if (const auto [it, fresh] = error_handlers_.emplace(def.id, &def); !fresh) {
-        diagnostics_.error(def.where, "error handler id '" + def.id + "' is already declared at " + it->second->where.toString());
+        diagnostics_.error(def.where, "error handler id '" + def.id + "' is already declared at " +
+                                          it->second->where.toString());
       }
     }
   }
@@ -125,8 +132,10 @@ class Compiler {
       const auto it = endpoints_.find(ref->value);
       if (it == endpoints_.end()) {
         if (!skipped_.count(ref->value)) {
-          diagnostics_.error(ref->value_where, "unknown endpoint '" + ref->value + "'" + didYouMean(ref->value, endpointIds()) +
-                                                   "; declare it with <endpoint id=\"" + ref->value + "\" uri=\"...\"/>");
+          diagnostics_.error(ref->value_where, "unknown endpoint '" + ref->value + "'" +
+                                                   didYouMean(ref->value, endpointIds()) +
+                                                   "; declare it with <endpoint id=\"" +
+                                                   ref->value + "\" uri=\"...\"/>");
         }
         return nullptr;
       }
@@ -149,7 +158,8 @@ class Compiler {
 
   std::string targetName(const StepDef& step) const {
     if (const auto* ref = step.attribute("ref")) return ref->value;
-    if (const auto* uri = step.attribute("uri")) return Uri::redact(uri->value.substr(0, uri->value.find('?')));
+    if (const auto* uri = step.attribute("uri"))
+      return Uri::redact(uri->value.substr(0, uri->value.find('?')));
     return step.kind;
   }
 
@@ -164,11 +174,13 @@ class Compiler {
     return *producer;
   }
 
-  ExpressionPtr compileExpressionAttribute(const AttributeDef& attribute, const std::string& language) {
+  ExpressionPtr compileExpressionAttribute(const AttributeDef& attribute,
+                                           const std::string& language) {
     auto compiled = compileExpression(language, attribute.value);
     if (compiled.error) {
-      diagnostics_.error(attribute.locate(compiled.error->offset), "invalid " + language + " expression '" +
-                                                                        attribute.value + "': " + compiled.error->message);
+      diagnostics_.error(attribute.locate(compiled.error->offset),
+                         "invalid " + language + " expression '" + attribute.value +
+                             "': " + compiled.error->message);
       return nullptr;
     }
     return compiled.expression;
@@ -177,7 +189,8 @@ class Compiler {
   // The step's expression (xpath=, jsonpath=, ...), or null if it has none.
   ExpressionPtr expressionOf(const StepDef& step) {
     for (const auto& language : expressionAttributes()) {
-      if (const auto* attribute = step.attribute(language)) return compileExpressionAttribute(*attribute, language);
+      if (const auto* attribute = step.attribute(language))
+        return compileExpressionAttribute(*attribute, language);
     }
     return nullptr;
   }
@@ -197,7 +210,8 @@ class Compiler {
     ExpressionError error;
     auto compiled = Template::compile(step.text, &error);
     if (!compiled) {
-      diagnostics_.error(step.text_where, "invalid template in <" + step.kind + ">: " + error.message);
+      diagnostics_.error(step.text_where,
+                         "invalid template in <" + step.kind + ">: " + error.message);
       return std::nullopt;
     }
     return std::move(*compiled);
@@ -208,26 +222,33 @@ class Compiler {
     const auto* a = step.attribute(name);
     if (a == nullptr) return fallback;
     const auto v = parseBoolean(a->value);
-    if (!v) diagnostics_.error(a->value_where, std::string(name) + " must be true or false, not '" + a->value + "'");
+    if (!v)
+      diagnostics_.error(a->value_where,
+                         std::string(name) + " must be true or false, not '" + a->value + "'");
     return v.value_or(fallback);
   }
-  std::int64_t integerOf(const StepDef& step, const char* name, std::int64_t fallback, std::int64_t min) {
+  std::int64_t integerOf(const StepDef& step, const char* name, std::int64_t fallback,
+                         std::int64_t min) {
     const auto* a = step.attribute(name);
     if (a == nullptr) return fallback;
     const auto v = parseInteger(a->value);
     if (!v || *v < min) {
-      diagnostics_.error(a->value_where, std::string(name) + " must be a whole number of at least " + std::to_string(min) +
-                                             ", not '" + a->value + "'");
+      diagnostics_.error(a->value_where, std::string(name) +
+                                             " must be a whole number of at least " +
+                                             std::to_string(min) + ", not '" + a->value + "'");
       return fallback;
     }
     return *v;
   }
-  std::chrono::milliseconds durationOf(const StepDef& step, const char* name, std::chrono::milliseconds fallback) {
+  std::chrono::milliseconds durationOf(const StepDef& step, const char* name,
+                                       std::chrono::milliseconds fallback) {
     const auto* a = step.attribute(name);
     if (a == nullptr) return fallback;
     const auto v = parseDuration(a->value);
     if (!v) {
-      diagnostics_.error(a->value_where, std::string(name) + " must be a duration such as 250ms, 5s or 2m, not '" + a->value + "'");
+      diagnostics_.error(a->value_where, std::string(name) +
+                                             " must be a duration such as 250ms, 5s or 2m, not '" +
+                                             a->value + "'");
       return fallback;
     }
     return *v;
@@ -238,9 +259,11 @@ class Compiler {
     if (const auto* a = step.attribute("strategy")) {
       const auto kind = AggregationStrategy::parse(a->value);
       if (!kind) {
-        diagnostics_.error(a->value_where, "unknown strategy '" + a->value + "'" +
-                                               didYouMean(a->value, {"none", "json-array", "concat", "xml", "first", "last"}) +
-                                               "; use none, json-array, concat, xml, first or last");
+        diagnostics_.error(
+            a->value_where,
+            "unknown strategy '" + a->value + "'" +
+                didYouMean(a->value, {"none", "json-array", "concat", "xml", "first", "last"}) +
+                "; use none, json-array, concat, xml, first or last");
       } else {
         strategy.kind = *kind;
       }
@@ -262,7 +285,8 @@ class Compiler {
   const std::string* stepName(const StepDef& step) {
     const auto* id = step.attribute("id");
     if (id != nullptr) return intern(step.kind + ":" + id->value);
-    if (step.kind == "to" || step.kind == "enrich" || step.kind == "wire-tap") return intern(step.kind + ":" + targetName(step));
+    if (step.kind == "to" || step.kind == "enrich" || step.kind == "wire-tap")
+      return intern(step.kind + ":" + targetName(step));
     return intern(step.kind);
   }
 
@@ -274,7 +298,8 @@ class Compiler {
       bool in_out = false;
       if (const auto* p = step.attribute("pattern")) {
         if (p->value != "in-only" && p->value != "in-out") {
-          diagnostics_.error(p->value_where, "pattern must be 'in-only' or 'in-out', not '" + p->value + "'");
+          diagnostics_.error(p->value_where,
+                             "pattern must be 'in-only' or 'in-out', not '" + p->value + "'");
         }
         in_out = p->value == "in-out";
       }
@@ -297,17 +322,20 @@ class Compiler {
       bool seen_otherwise = false;
       for (const auto& child : step.children) {
         if (child.kind == "when") {
-          if (seen_otherwise) diagnostics_.error(child.where, "<when> must come before <otherwise>");
+          if (seen_otherwise)
+            diagnostics_.error(child.where, "<when> must come before <otherwise>");
           auto predicate = expressionOf(child);
           auto body = pipelineOf(child.children);
           if (predicate) whens.push_back({std::move(predicate), std::move(body)});
         } else if (child.kind == "otherwise") {
-          if (seen_otherwise) diagnostics_.error(child.where, "a <choice> has at most one <otherwise>");
+          if (seen_otherwise)
+            diagnostics_.error(child.where, "a <choice> has at most one <otherwise>");
           seen_otherwise = true;
           otherwise = pipelineOf(child.children);
         }
       }
-      const bool has_when = std::any_of(step.children.begin(), step.children.end(), [](const StepDef& c) { return c.kind == "when"; });
+      const bool has_when = std::any_of(step.children.begin(), step.children.end(),
+                                        [](const StepDef& c) { return c.kind == "when"; });
       if (!has_when) diagnostics_.error(step.where, "<choice> needs at least one <when>");
       return std::make_shared<ChoiceStep>(std::move(whens), std::move(otherwise));
     }
@@ -316,7 +344,9 @@ class Compiler {
       std::vector<TryStep::Catch> catches;
       for (const auto& child : step.children) {
         if (child.kind != "catch") {
-          if (!catches.empty()) diagnostics_.error(child.where, "the steps of a <try> come before its <catch> elements");
+          if (!catches.empty())
+            diagnostics_.error(child.where,
+                               "the steps of a <try> come before its <catch> elements");
           body.push_back(child);
           continue;
         }
@@ -325,8 +355,10 @@ class Compiler {
           for (const auto& name : splitWords(on->value)) {
             const auto kind = errorKindNamed(name);
             if (!kind) {
-              diagnostics_.error(on->value_where, "on= takes error kinds (transient, permanent, invalid, timeout, rejected), not '" +
-                                                      name + "'");
+              diagnostics_.error(on->value_where,
+                                 "on= takes error kinds (transient, permanent, invalid, timeout, "
+                                 "rejected), not '" +
+                                     name + "'");
             } else {
               c.kinds.push_back(*kind);
             }
@@ -335,55 +367,75 @@ class Compiler {
         c.pipeline = pipelineOf(child.children);
         catches.push_back(std::move(c));
       }
-      if (catches.empty()) diagnostics_.error(step.where, "<try> needs at least one <catch> (<catch on=\"permanent\">...</catch>)");
+      if (catches.empty())
+        diagnostics_.error(
+            step.where, "<try> needs at least one <catch> (<catch on=\"permanent\">...</catch>)");
       return std::make_shared<TryStep>(pipelineOf(body), std::move(catches));
     }
     if (k == "recipient-list") {
       auto computed = expressionOf(step);
       std::vector<std::pair<std::string, ProcessorPtr>> fixed;
       for (const auto& child : step.children) {
-        if (auto producer = producerOf(child)) fixed.emplace_back(targetName(child), std::move(producer));
+        if (auto producer = producerOf(child))
+          fixed.emplace_back(targetName(child), std::move(producer));
       }
       const bool has_static = !step.children.empty();
-      const bool has_computed = std::any_of(expressionAttributes().begin(), expressionAttributes().end(),
-                                            [&](const std::string& a) { return step.attribute(a) != nullptr; });
+      const bool has_computed =
+          std::any_of(expressionAttributes().begin(), expressionAttributes().end(),
+                      [&](const std::string& a) { return step.attribute(a) != nullptr; });
       if (has_static && has_computed) {
-        diagnostics_.error(step.where, "<recipient-list> is either static (<recipient> children) or computed (an expression), not both");
+        diagnostics_.error(step.where,
+                           "<recipient-list> is either static (<recipient> children) or computed "
+                           "(an expression), not both");
       } else if (!has_static && !has_computed) {
-        diagnostics_.error(step.where, "<recipient-list> needs <recipient> children or an expression that yields the recipients");
+        diagnostics_.error(step.where,
+                           "<recipient-list> needs <recipient> children or an expression that "
+                           "yields the recipients");
       }
       char delimiter = ',';
       if (const auto* d = step.attribute("delimiter")) {
-        if (d->value.size() != 1) diagnostics_.error(d->value_where, "delimiter must be one character");
-        else delimiter = d->value[0];
+        if (d->value.size() != 1)
+          diagnostics_.error(d->value_where, "delimiter must be one character");
+        else
+          delimiter = d->value[0];
       }
-      return std::make_shared<RecipientListStep>(std::move(fixed), std::move(computed), delimiter, booleanOf(step, "parallel", false),
+      return std::make_shared<RecipientListStep>(std::move(fixed), std::move(computed), delimiter,
+                                                 booleanOf(step, "parallel", false),
                                                  dynamicEndpoints(), executor);
     }
     if (k == "multicast") {
       std::vector<ProcessorPtr> branches;
       for (const auto& child : step.children) {
-        if (child.kind == "pipeline") branches.push_back(pipelineOf(child.children));
-        else if (auto p = compileStep(child)) branches.push_back(std::move(p));
+        if (child.kind == "pipeline")
+          branches.push_back(pipelineOf(child.children));
+        else if (auto p = compileStep(child))
+          branches.push_back(std::move(p));
       }
-      if (step.children.empty()) diagnostics_.error(step.where, "<multicast> needs at least one branch (<to> or <pipeline>)");
+      if (step.children.empty())
+        diagnostics_.error(step.where,
+                           "<multicast> needs at least one branch (<to> or <pipeline>)");
       const bool parallel = booleanOf(step, "parallel", false);
       const auto timeout = durationOf(step, "timeout", std::chrono::milliseconds(0));
       if (!parallel && step.attribute("timeout") != nullptr) {
-        diagnostics_.warning(step.attribute("timeout")->where, "timeout only applies to parallel=\"true\" multicasts");
+        diagnostics_.warning(step.attribute("timeout")->where,
+                             "timeout only applies to parallel=\"true\" multicasts");
       }
-      return std::make_shared<MulticastStep>(std::move(branches), parallel, strategyOf(step, AggregationStrategy::Kind::last),
+      return std::make_shared<MulticastStep>(std::move(branches), parallel,
+                                             strategyOf(step, AggregationStrategy::Kind::last),
                                              timeout, executor);
     }
     if (k == "split") {
       SplitStep::Options options;
       if (const auto* lines = step.attribute("lines")) {
         options.mode = SplitStep::Mode::lines;
-        if (lines->value != "true") diagnostics_.error(lines->value_where, "lines must be \"true\" (or leave it out and give an expression)");
+        if (lines->value != "true")
+          diagnostics_.error(lines->value_where,
+                             "lines must be \"true\" (or leave it out and give an expression)");
       } else if (const auto* token = step.attribute("tokenize")) {
         options.mode = SplitStep::Mode::tokenize;
         options.token = token->value;
-        if (options.token.empty()) diagnostics_.error(token->value_where, "tokenize needs the text that separates parts");
+        if (options.token.empty())
+          diagnostics_.error(token->value_where, "tokenize needs the text that separates parts");
       } else {
         options.mode = SplitStep::Mode::expression;
         options.expression = expressionOf(step);
@@ -400,21 +452,29 @@ class Compiler {
       AggregateStep::Options options;
       options.where = route_id_ + "/aggregate";
       static const std::pair<const char*, const char*> kCorrelation[] = {
-          {"correlation-header", "header"}, {"correlation-jsonpath", "jsonpath"},
-          {"correlation-xpath", "xpath"},   {"correlation-simple", "simple"}};
+          {"correlation-header", "header"},
+          {"correlation-jsonpath", "jsonpath"},
+          {"correlation-xpath", "xpath"},
+          {"correlation-simple", "simple"}};
       for (const auto& [attribute, language] : kCorrelation) {
-        if (const auto* a = step.attribute(attribute)) options.correlation = compileExpressionAttribute(*a, language);
+        if (const auto* a = step.attribute(attribute))
+          options.correlation = compileExpressionAttribute(*a, language);
       }
       options.size = static_cast<std::size_t>(integerOf(step, "size", 0, 1));
       options.timeout = durationOf(step, "timeout", std::chrono::milliseconds(0));
-      if (const auto* a = step.attribute("complete-when")) options.complete_when = compileExpressionAttribute(*a, "simple");
-      if (step.attribute("size") == nullptr && step.attribute("timeout") == nullptr && step.attribute("complete-when") == nullptr) {
-        diagnostics_.error(step.where, "<aggregate> needs a completion: size, timeout or complete-when (or several)");
+      if (const auto* a = step.attribute("complete-when"))
+        options.complete_when = compileExpressionAttribute(*a, "simple");
+      if (step.attribute("size") == nullptr && step.attribute("timeout") == nullptr &&
+          step.attribute("complete-when") == nullptr) {
+        diagnostics_.error(
+            step.where,
+            "<aggregate> needs a completion: size, timeout or complete-when (or several)");
       }
       options.strategy = strategyOf(step, AggregationStrategy::Kind::json_array);
       auto body = pipelineOf(step.children);
       if (!options.correlation) return nullptr;
-      auto aggregate = std::make_shared<AggregateStep>(std::move(options), std::move(body), executor);
+      auto aggregate =
+          std::make_shared<AggregateStep>(std::move(options), std::move(body), executor);
       stateful_.push_back(aggregate);
       return aggregate;
     }
@@ -424,14 +484,24 @@ class Compiler {
       std::string name;
       if (const auto* s = step.attribute("strategy")) {
         const std::string& v = s->value;
-        if (v == "replace") merge = EnrichStep::Merge::replace;
-        else if (v == "merge") merge = EnrichStep::Merge::merge;
-        else if (v.rfind("header:", 0) == 0 && v.size() > 7) { merge = EnrichStep::Merge::header; name = v.substr(7); }
-        else if (v.rfind("field:", 0) == 0 && v.size() > 6) { merge = EnrichStep::Merge::field; name = v.substr(6); }
-        else diagnostics_.error(s->value_where, "strategy must be replace, merge, header:NAME or field:NAME, not '" + v + "'");
+        if (v == "replace")
+          merge = EnrichStep::Merge::replace;
+        else if (v == "merge")
+          merge = EnrichStep::Merge::merge;
+        else if (v.rfind("header:", 0) == 0 && v.size() > 7) {
+          merge = EnrichStep::Merge::header;
+          name = v.substr(7);
+        } else if (v.rfind("field:", 0) == 0 && v.size() > 6) {
+          merge = EnrichStep::Merge::field;
+          name = v.substr(6);
+        } else
+          diagnostics_.error(
+              s->value_where,
+              "strategy must be replace, merge, header:NAME or field:NAME, not '" + v + "'");
       }
       if (!producer) return nullptr;
-      return std::make_shared<EnrichStep>(std::move(producer), targetName(step), merge, std::move(name));
+      return std::make_shared<EnrichStep>(std::move(producer), targetName(step), merge,
+                                          std::move(name));
     }
     if (k == "wire-tap") {
       auto producer = producerOf(step);
@@ -441,7 +511,8 @@ class Compiler {
     if (k == "throttle") {
       const auto rate = integerOf(step, "rate", 1, 1);
       const auto per = durationOf(step, "per", std::chrono::seconds(1));
-      if (per.count() <= 0) diagnostics_.error(step.attribute("per")->value_where, "per must be longer than 0ms");
+      if (per.count() <= 0)
+        diagnostics_.error(step.attribute("per")->value_where, "per must be longer than 0ms");
       return std::make_shared<ThrottleStep>(rate, per, booleanOf(step, "reject", false), executor);
     }
     if (k == "delay") {
@@ -451,25 +522,32 @@ class Compiler {
     if (k == "set-header") {
       auto value = expressionOf(step);
       if (!value) return nullptr;
-      return std::make_shared<SetHeaderStep>(step.attribute("name") ? step.attribute("name")->value : "", std::move(value));
+      return std::make_shared<SetHeaderStep>(
+          step.attribute("name") ? step.attribute("name")->value : "", std::move(value));
     }
     if (k == "remove-header") {
-      return std::make_shared<RemoveHeaderStep>(step.attribute("name") ? step.attribute("name")->value : "");
+      return std::make_shared<RemoveHeaderStep>(
+          step.attribute("name") ? step.attribute("name")->value : "");
     }
     if (k == "set-body") {
       auto expression = expressionOf(step);
       auto body = textTemplate(step);
-      if (expression && body) diagnostics_.error(step.where, "<set-body> takes an expression attribute or a text template, not both");
+      if (expression && body)
+        diagnostics_.error(step.where,
+                           "<set-body> takes an expression attribute or a text template, not both");
       if (!expression && !body) {
-        const bool has_expression = std::any_of(expressionAttributes().begin(), expressionAttributes().end(),
-                                                [&](const std::string& a) { return step.attribute(a) != nullptr; });
+        const bool has_expression =
+            std::any_of(expressionAttributes().begin(), expressionAttributes().end(),
+                        [&](const std::string& a) { return step.attribute(a) != nullptr; });
         if (!has_expression && step.text.empty()) {
-          diagnostics_.error(step.where, "<set-body> needs the new body: an expression attribute or text content");
+          diagnostics_.error(
+              step.where, "<set-body> needs the new body: an expression attribute or text content");
         }
         return nullptr;
       }
       const auto* media = step.attribute("media-type");
-      return std::make_shared<SetBodyStep>(std::move(expression), std::move(body), media ? media->value : "");
+      return std::make_shared<SetBodyStep>(std::move(expression), std::move(body),
+                                           media ? media->value : "");
     }
     if (k == "transform") {
       const auto* ref = step.attribute("ref");
@@ -482,40 +560,50 @@ class Compiler {
       return std::make_shared<TransformStep>(std::move(*transformer), "transform:" + ref->value);
     }
     if (isTransformStep(k)) {  // xslt, map, jq, lua, validate, marshal, unmarshal
-      TransformBuild build{diagnostics_, context_.transformers(),
-                           [this](const SourceLocation& where, const Error& error) { reportResolve(where, error); }};
+      TransformBuild build{
+          diagnostics_, context_.transformers(),
+          [this](const SourceLocation& where, const Error& error) { reportResolve(where, error); }};
       auto transformer = compileTransformStep(step, build);
       if (!transformer) return nullptr;
       return std::make_shared<TransformStep>(std::move(transformer), *stepName(step));
     }
     if (k == "log") {
       std::optional<Template> message;
-      if (const auto* m = step.attribute("message")) message = templateOf(*m);
-      else message = Template::compile("${body}").value();
+      if (const auto* m = step.attribute("message"))
+        message = templateOf(*m);
+      else
+        message = Template::compile("${body}").value();
       LogLevel level = LogLevel::info;
       if (const auto* l = step.attribute("level")) {
         if (!parseLogLevel(l->value, level) || level == LogLevel::off) {
-          diagnostics_.error(l->value_where, "level must be trace, debug, info, warn or error, not '" + l->value + "'");
+          diagnostics_.error(
+              l->value_where,
+              "level must be trace, debug, info, warn or error, not '" + l->value + "'");
         }
       }
       const auto* category = step.attribute("category");
       if (!message) return nullptr;
-      return std::make_shared<LogStep>(std::move(*message), level, category ? category->value : route_id_);
+      return std::make_shared<LogStep>(std::move(*message), level,
+                                       category ? category->value : route_id_);
     }
     if (k == "stop") return std::make_shared<StopStep>();
     if (k == "idempotent") {
       auto key = expressionOf(step);
       if (!key) return nullptr;
-      const std::string repository = step.attribute("repository") ? step.attribute("repository")->value : route_id_;
+      const std::string repository =
+          step.attribute("repository") ? step.attribute("repository")->value : route_id_;
       const auto expire = durationOf(step, "expire", std::chrono::hours(24));
-      if (expire.count() <= 0) diagnostics_.error(step.attribute("expire")->value_where, "expire must be above zero");
+      if (expire.count() <= 0)
+        diagnostics_.error(step.attribute("expire")->value_where, "expire must be above zero");
       return std::make_shared<IdempotentStep>(std::move(key), repository, expire, context_);
     }
     if (k == "reply") {
       std::optional<std::int64_t> status;
       if (step.attribute("status") != nullptr) {
         status = integerOf(step, "status", 200, 100);
-        if (*status > 599) diagnostics_.error(step.attribute("status")->value_where, "status must be from 100 to 599");
+        if (*status > 599)
+          diagnostics_.error(step.attribute("status")->value_where,
+                             "status must be from 100 to 599");
       }
       const auto* media = step.attribute("media-type");
       return std::make_shared<ReplyStep>(textTemplate(step), status, media ? media->value : "");
@@ -526,7 +614,8 @@ class Compiler {
   }
 
   std::shared_ptr<DynamicEndpoints> dynamicEndpoints() {
-    if (!dynamic_) dynamic_ = std::make_shared<DynamicEndpoints>(context_.components(), endpoint_uris_);
+    if (!dynamic_)
+      dynamic_ = std::make_shared<DynamicEndpoints>(context_.components(), endpoint_uris_);
     return dynamic_;
   }
 
@@ -568,8 +657,9 @@ class Compiler {
     return policy;
   }
 
-  std::optional<CompiledRoute> compileRoute(const RouteDef& def,
-                                            std::map<std::string, std::pair<std::string, SourceLocation>>& exclusive_sources) {
+  std::optional<CompiledRoute> compileRoute(
+      const RouteDef& def,
+      std::map<std::string, std::pair<std::string, SourceLocation>>& exclusive_sources) {
     route_id_ = def.id;
     route_name_ = intern(def.id);
     stateful_.clear();
@@ -595,10 +685,13 @@ class Compiler {
     const std::string& scheme = from->uri().scheme;
     if (scheme == "direct" || scheme == "timer") {
       // One consumer per direct:/timer: name; queues may have several (competing consumers).
-      const auto [it, fresh] = exclusive_sources.emplace(from->uri().key(), std::make_pair(def.id, def.from->where));
+      const auto [it, fresh] =
+          exclusive_sources.emplace(from->uri().key(), std::make_pair(def.id, def.from->where));
       if (!fresh) {
-        diagnostics_.error(def.from->where, from->uri().key() + " is already consumed by route '" + it->second.first + "' (" +
-                                                it->second.second.toString() + "); use a queue: for several consumers");
+        diagnostics_.error(def.from->where, from->uri().key() + " is already consumed by route '" +
+                                                it->second.first + "' (" +
+                                                it->second.second.toString() +
+                                                "); use a queue: for several consumers");
         return std::nullopt;
       }
     }
@@ -606,13 +699,19 @@ class Compiler {
       // A timer makes its own messages: nobody waits for an acknowledgement. Any other
       // source that cannot acknowledge has told its sender "done" before the route ran.
       std::string hint;
-      if (scheme == "queue") hint = "; use " + from->uri().key() + "?durable=true to keep messages until they are handled";
-      diagnostics_.warning(def.from->where, "route '" + def.id + "' reads " + from->uri().key() +
-                                                ", which cannot acknowledge: its producers were answered before the route "
-                                                "ran, so a crash loses what it holds and a failure without a dead-letter "
-                                                "channel loses the message" + hint);
+      if (scheme == "queue")
+        hint =
+            "; use " + from->uri().key() + "?durable=true to keep messages until they are handled";
+      diagnostics_.warning(
+          def.from->where,
+          "route '" + def.id + "' reads " + from->uri().key() +
+              ", which cannot acknowledge: its producers were answered before the route "
+              "ran, so a crash loses what it holds and a failure without a dead-letter "
+              "channel loses the message" +
+              hint);
     }
-    out.route = std::make_shared<Route>(def.id, std::move(pipeline), std::move(policy), context_.executor(), stateful_);
+    out.route = std::make_shared<Route>(def.id, std::move(pipeline), std::move(policy),
+                                        context_.executor(), stateful_);
     auto consumer = from->createConsumer(out.route);
     if (!consumer) {
       diagnostics_.error(def.from->where, consumer.error().message);
@@ -639,7 +738,8 @@ class Compiler {
 
 }  // namespace
 
-std::unique_ptr<CompiledTable> compileTable(const TableDefinition& table, BusContext& context, Diagnostics& diagnostics) {
+std::unique_ptr<CompiledTable> compileTable(const TableDefinition& table, BusContext& context,
+                                            Diagnostics& diagnostics) {
   return Compiler(table, context, diagnostics).run();
 }
 

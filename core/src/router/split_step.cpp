@@ -26,7 +26,9 @@ class TokenSource final : public PartSource {
       if (token_ == "\n" && !piece.empty() && piece.back() == '\r') piece.remove_suffix(1);
       if (piece.empty()) continue;  // blank lines and a trailing delimiter make no parts
       Message part = whole_.derive();
-      part.setBody(std::string(piece), body_->mediaType() == media::octets ? std::string(media::text) : body_->mediaType());
+      part.setBody(std::string(piece), body_->mediaType() == media::octets
+                                           ? std::string(media::text)
+                                           : body_->mediaType());
       return part;
     }
     return std::nullopt;
@@ -41,7 +43,8 @@ class TokenSource final : public PartSource {
 
 class SelectionSource final : public PartSource {
  public:
-  SelectionSource(const Message& whole, std::vector<Value> values, bool xml) : whole_(whole), values_(std::move(values)), xml_(xml) {}
+  SelectionSource(const Message& whole, std::vector<Value> values, bool xml)
+      : whole_(whole), values_(std::move(values)), xml_(xml) {}
   std::optional<Message> next() override {
     if (index_ >= values_.size()) return std::nullopt;
     Value& value = values_[index_++];
@@ -52,8 +55,10 @@ class SelectionSource final : public PartSource {
       // Every JSON match is a JSON part, null included (toText would give "" for it).
       const nlohmann::json json = std::visit(
           [](const auto& v) -> nlohmann::json {
-            if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::monostate>) return nullptr;
-            else return v;
+            if constexpr (std::is_same_v<std::decay_t<decltype(v)>, std::monostate>)
+              return nullptr;
+            else
+              return v;
           },
           value);
       part.setBody(Body::fromJson(json));
@@ -73,8 +78,13 @@ class SplitRun : public std::enable_shared_from_this<SplitRun> {
  public:
   SplitRun(ExchangePtr parent, Done done, const SplitStep::Options& options, ProcessorPtr pipeline,
            boost::asio::any_io_executor executor, std::unique_ptr<PartSource> source)
-      : parent_(std::move(parent)), done_(std::move(done)), options_(options), pipeline_(std::move(pipeline)),
-        executor_(std::move(executor)), source_(std::move(source)), keep_(options.strategy.kind != AggregationStrategy::Kind::none) {}
+      : parent_(std::move(parent)),
+        done_(std::move(done)),
+        options_(options),
+        pipeline_(std::move(pipeline)),
+        executor_(std::move(executor)),
+        source_(std::move(source)),
+        keep_(options.strategy.kind != AggregationStrategy::Kind::none) {}
 
   void runSequential() {
     for (;;) {
@@ -95,7 +105,7 @@ class SplitRun : public std::enable_shared_from_this<SplitRun> {
       };
       if (!pipeline_->process(part.exchange, std::move(resume))) {
         if (handoff->exchange(kReturned) == kRunning) return;  // `resume` carries on
-        continue;                                                // the part is done already
+        continue;                                              // the part is done already
       }
       partDone(part);
     }
@@ -165,7 +175,8 @@ class SplitRun : public std::enable_shared_from_this<SplitRun> {
     if (child->failed()) {
       if (!first_error_) {
         first_error_ = *child->error;
-        first_error_->message = "split part " + std::to_string(index + 1) + " failed: " + first_error_->message;
+        first_error_->message =
+            "split part " + std::to_string(index + 1) + " failed: " + first_error_->message;
       }
       if (options_.stop_on_error) stopping_ = true;
     } else if (keep_ && !child->stopped && index < results_.size()) {
@@ -191,8 +202,10 @@ class SplitRun : public std::enable_shared_from_this<SplitRun> {
         if (r) parts.push_back(std::move(*r));
       }
       auto combined = options_.strategy.combine(parent_->message, parts);
-      if (combined) parent_->message = std::move(*combined);
-      else parent_->fail(std::move(combined).error());
+      if (combined)
+        parent_->message = std::move(*combined);
+      else
+        parent_->fail(std::move(combined).error());
     }
     parent_->message.headers().set("split.count", static_cast<std::int64_t>(count_));
     done_();
@@ -221,9 +234,7 @@ class SplitRun : public std::enable_shared_from_this<SplitRun> {
 bool SplitStep::process(const ExchangePtr& exchange, Done done) {
   std::unique_ptr<PartSource> source;
   switch (options_.mode) {
-    case Mode::lines:
-      source = std::make_unique<TokenSource>(exchange->message, "\n");
-      break;
+    case Mode::lines: source = std::make_unique<TokenSource>(exchange->message, "\n"); break;
     case Mode::tokenize:
       source = std::make_unique<TokenSource>(exchange->message, options_.token);
       break;
@@ -240,9 +251,12 @@ bool SplitStep::process(const ExchangePtr& exchange, Done done) {
   }
   // The run refers to the exchange's message while cutting parts: parts are cut before
   // the message is replaced at the end.
-  auto run = std::make_shared<SplitRun>(exchange, std::move(done), options_, pipeline_, executor_, std::move(source));
-  if (options_.parallel) run->pumpParallel();
-  else run->runSequential();
+  auto run = std::make_shared<SplitRun>(exchange, std::move(done), options_, pipeline_, executor_,
+                                        std::move(source));
+  if (options_.parallel)
+    run->pumpParallel();
+  else
+    run->runSequential();
   return false;
 }
 

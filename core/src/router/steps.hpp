@@ -36,7 +36,8 @@ class SyncStep : public Processor {
 
 struct PipelineStep {
   ProcessorPtr processor;
-  const std::string* name = nullptr;  // interned "kind" or "kind:id", for history; null: not recorded
+  const std::string* name =
+      nullptr;  // interned "kind" or "kind:id", for history; null: not recorded
 };
 
 class Pipeline final : public Processor, public std::enable_shared_from_this<Pipeline> {
@@ -102,10 +103,15 @@ class DynamicEndpoints {
 
 class RecipientListStep final : public Processor {
  public:
-  RecipientListStep(std::vector<std::pair<std::string, ProcessorPtr>> fixed, ExpressionPtr computed, char delimiter,
-                    bool parallel, std::shared_ptr<DynamicEndpoints> dynamic, boost::asio::any_io_executor executor)
-      : fixed_(std::move(fixed)), computed_(std::move(computed)), delimiter_(delimiter), parallel_(parallel),
-        dynamic_(std::move(dynamic)), executor_(std::move(executor)) {}
+  RecipientListStep(std::vector<std::pair<std::string, ProcessorPtr>> fixed, ExpressionPtr computed,
+                    char delimiter, bool parallel, std::shared_ptr<DynamicEndpoints> dynamic,
+                    boost::asio::any_io_executor executor)
+      : fixed_(std::move(fixed)),
+        computed_(std::move(computed)),
+        delimiter_(delimiter),
+        parallel_(parallel),
+        dynamic_(std::move(dynamic)),
+        executor_(std::move(executor)) {}
   bool process(const ExchangePtr& exchange, Done done) override;
 
  private:
@@ -120,7 +126,8 @@ class RecipientListStep final : public Processor {
 // Runs `branches` on copies of the exchange's message (as exchanges of `pattern`),
 // sequentially or in parallel, and hands back the copies in branch order. Shared by
 // multicast and recipient-list.
-void fanOut(const ExchangePtr& exchange, ExchangePattern pattern, std::vector<ProcessorPtr> branches, bool parallel,
+void fanOut(const ExchangePtr& exchange, ExchangePattern pattern,
+            std::vector<ProcessorPtr> branches, bool parallel,
             boost::asio::any_io_executor executor, std::chrono::milliseconds timeout,
             std::function<void(std::vector<ExchangePtr>&, bool timed_out)> finish);
 
@@ -128,7 +135,10 @@ class MulticastStep final : public Processor {
  public:
   MulticastStep(std::vector<ProcessorPtr> branches, bool parallel, AggregationStrategy strategy,
                 std::chrono::milliseconds timeout, boost::asio::any_io_executor executor)
-      : branches_(std::move(branches)), parallel_(parallel), strategy_(std::move(strategy)), timeout_(timeout),
+      : branches_(std::move(branches)),
+        parallel_(parallel),
+        strategy_(std::move(strategy)),
+        timeout_(timeout),
         executor_(std::move(executor)) {}
   bool process(const ExchangePtr& exchange, Done done) override;
 
@@ -179,7 +189,8 @@ class TryStep final : public Processor {
     std::vector<ErrorKind> kinds;  // empty: every kind
     ProcessorPtr pipeline;
   };
-  TryStep(ProcessorPtr body, std::vector<Catch> catches) : body_(std::move(body)), catches_(std::move(catches)) {}
+  TryStep(ProcessorPtr body, std::vector<Catch> catches)
+      : body_(std::move(body)), catches_(std::move(catches)) {}
   bool process(const ExchangePtr& exchange, Done done) override;
 
  private:
@@ -204,7 +215,9 @@ class SplitStep final : public Processor {
     AggregationStrategy strategy;  // kind none: the original message continues
   };
   SplitStep(Options options, ProcessorPtr pipeline, boost::asio::any_io_executor executor)
-      : options_(std::move(options)), pipeline_(std::move(pipeline)), executor_(std::move(executor)) {}
+      : options_(std::move(options)),
+        pipeline_(std::move(pipeline)),
+        executor_(std::move(executor)) {}
   bool process(const ExchangePtr& exchange, Done done) override;
 
  private:
@@ -213,18 +226,22 @@ class SplitStep final : public Processor {
   boost::asio::any_io_executor executor_;
 };
 
-class AggregateStep final : public SyncStep, public Stateful, public std::enable_shared_from_this<AggregateStep> {
+class AggregateStep final : public SyncStep,
+                            public Stateful,
+                            public std::enable_shared_from_this<AggregateStep> {
  public:
   struct Options {
     ExpressionPtr correlation;
-    std::size_t size = 0;                 // 0: no size completion
+    std::size_t size = 0;                  // 0: no size completion
     std::chrono::milliseconds timeout{0};  // 0: no timeout completion
     ExpressionPtr complete_when;           // may be null
     AggregationStrategy strategy;
     std::string where;
   };
   AggregateStep(Options options, ProcessorPtr pipeline, boost::asio::any_io_executor executor)
-      : options_(std::move(options)), pipeline_(std::move(pipeline)), executor_(std::move(executor)) {}
+      : options_(std::move(options)),
+        pipeline_(std::move(pipeline)),
+        executor_(std::move(executor)) {}
   ~AggregateStep() override;
   void apply(Exchange& exchange) override;
   void flush() override;
@@ -245,7 +262,7 @@ class AggregateStep final : public SyncStep, public Stateful, public std::enable
   mutable std::mutex mutex_;
   std::map<std::string, Group> groups_;
   std::uint64_t next_generation_ = 1;
-  bool retired_ = false;  // flushed: holds nothing from now on
+  bool retired_ = false;                 // flushed: holds nothing from now on
   std::atomic<std::size_t> running_{0};  // completed groups still in the nested pipeline
 };
 
@@ -254,7 +271,10 @@ class EnrichStep final : public Processor {
  public:
   enum class Merge { replace, merge, header, field };
   EnrichStep(ProcessorPtr producer, std::string target, Merge merge, std::string name)
-      : producer_(std::move(producer)), target_(std::move(target)), merge_(merge), name_(std::move(name)) {}
+      : producer_(std::move(producer)),
+        target_(std::move(target)),
+        merge_(merge),
+        name_(std::move(name)) {}
   bool process(const ExchangePtr& exchange, Done done) override;
 
  private:
@@ -267,7 +287,9 @@ class EnrichStep final : public Processor {
 class WireTapStep final : public SyncStep {
  public:
   WireTapStep(ProcessorPtr producer, std::string target, boost::asio::any_io_executor executor)
-      : producer_(std::move(producer)), target_(std::move(target)), executor_(std::move(executor)) {}
+      : producer_(std::move(producer)),
+        target_(std::move(target)),
+        executor_(std::move(executor)) {}
   void apply(Exchange& exchange) override;
 
  private:
@@ -279,7 +301,8 @@ class WireTapStep final : public SyncStep {
 // ---- timing ----
 class ThrottleStep final : public Processor {
  public:
-  ThrottleStep(std::int64_t rate, std::chrono::milliseconds per, bool reject, boost::asio::any_io_executor executor)
+  ThrottleStep(std::int64_t rate, std::chrono::milliseconds per, bool reject,
+               boost::asio::any_io_executor executor)
       : rate_(rate), per_(per), reject_(reject), executor_(std::move(executor)) {}
   bool process(const ExchangePtr& exchange, Done done) override;
 
@@ -297,7 +320,8 @@ class ThrottleStep final : public Processor {
 
 class DelayStep final : public Processor {
  public:
-  DelayStep(std::chrono::milliseconds fixed, ExpressionPtr computed, boost::asio::any_io_executor executor)
+  DelayStep(std::chrono::milliseconds fixed, ExpressionPtr computed,
+            boost::asio::any_io_executor executor)
       : fixed_(fixed), computed_(std::move(computed)), executor_(std::move(executor)) {}
   bool process(const ExchangePtr& exchange, Done done) override;
 
@@ -310,7 +334,8 @@ class DelayStep final : public Processor {
 // ---- changing the message ----
 class SetHeaderStep final : public SyncStep {
  public:
-  SetHeaderStep(std::string name, ExpressionPtr value) : name_(std::move(name)), value_(std::move(value)) {}
+  SetHeaderStep(std::string name, ExpressionPtr value)
+      : name_(std::move(name)), value_(std::move(value)) {}
   void apply(Exchange& exchange) override;
 
  private:
@@ -326,8 +351,12 @@ class BusContext;
 // crash) is not a duplicate.
 class IdempotentStep final : public SyncStep {
  public:
-  IdempotentStep(ExpressionPtr key, std::string repository, std::chrono::milliseconds expire, BusContext& context)
-      : key_(std::move(key)), repository_(std::move(repository)), expire_(expire), context_(context) {}
+  IdempotentStep(ExpressionPtr key, std::string repository, std::chrono::milliseconds expire,
+                 BusContext& context)
+      : key_(std::move(key)),
+        repository_(std::move(repository)),
+        expire_(expire),
+        context_(context) {}
   void apply(Exchange& exchange) override;
 
  private:
@@ -349,7 +378,9 @@ class RemoveHeaderStep final : public SyncStep {
 class SetBodyStep final : public SyncStep {
  public:
   SetBodyStep(ExpressionPtr expression, std::optional<Template> body, std::string media_type)
-      : expression_(std::move(expression)), template_(std::move(body)), media_type_(std::move(media_type)) {}
+      : expression_(std::move(expression)),
+        template_(std::move(body)),
+        media_type_(std::move(media_type)) {}
   void apply(Exchange& exchange) override;
 
  private:
@@ -388,7 +419,8 @@ class StopStep final : public SyncStep {
 
 class ReplyStep final : public SyncStep {
  public:
-  ReplyStep(std::optional<Template> body, std::optional<std::int64_t> status, std::string media_type)
+  ReplyStep(std::optional<Template> body, std::optional<std::int64_t> status,
+            std::string media_type)
       : body_(std::move(body)), status_(status), media_type_(std::move(media_type)) {}
   void apply(Exchange& exchange) override;
 

@@ -4,7 +4,8 @@
 
 namespace busway {
 namespace {
-bool resumeAfter(boost::asio::any_io_executor executor, std::chrono::steady_clock::duration wait, Done done) {
+bool resumeAfter(boost::asio::any_io_executor executor, std::chrono::steady_clock::duration wait,
+                 Done done) {
   auto timer = std::make_shared<boost::asio::steady_timer>(executor, wait);
   timer->async_wait([timer, done = std::move(done)](const boost::system::error_code&) { done(); });
   return false;
@@ -24,8 +25,10 @@ bool ThrottleStep::process(const ExchangePtr& exchange, Done done) {
     if (static_cast<std::int64_t>(passed_.size()) >= rate_) slot = passed_.front() + per_;
     if (!passed_.empty()) slot = std::max(slot, passed_.back());
     if (slot > now && reject_) {
-      exchange->fail(ErrorKind::rejected,
-                     "throttled: more than " + std::to_string(rate_) + " messages per " + formatDuration(per_), "throttle");
+      exchange->fail(
+          ErrorKind::rejected,
+          "throttled: more than " + std::to_string(rate_) + " messages per " + formatDuration(per_),
+          "throttle");
       return true;
     }
     passed_.push_back(slot);
@@ -45,7 +48,8 @@ bool DelayStep::process(const ExchangePtr& exchange, Done done) {
     }
     const auto ms = parseDuration(toText(*value));
     if (!ms) {
-      exchange->fail(ErrorKind::invalid, "delay expression gave '" + toText(*value) + "', not a duration", "delay");
+      exchange->fail(ErrorKind::invalid,
+                     "delay expression gave '" + toText(*value) + "', not a duration", "delay");
       return true;
     }
     wait = *ms;

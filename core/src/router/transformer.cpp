@@ -26,8 +26,9 @@ Result<std::shared_ptr<const Transformer>> TransformerRegistry::create(
   }
   if (!factory) {
     const auto known = kinds();
-    return Error(ErrorKind::invalid, "unknown transformer '" + std::string(kind) + "'" + didYouMean(kind, known) +
-                                         (known.empty() ? "; no transformer plugins are installed" : ""));
+    return Error(ErrorKind::invalid,
+                 "unknown transformer '" + std::string(kind) + "'" + didYouMean(kind, known) +
+                     (known.empty() ? "; no transformer plugins are installed" : ""));
   }
   return factory(options);
 }

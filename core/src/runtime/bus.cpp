@@ -44,11 +44,13 @@ bool Bus::activate(std::unique_ptr<CompiledTable> table, Diagnostics& diagnostic
       // A plugin source that cannot start now (its peer is down, say): this route is
       // unavailable, the others run.
       route.unavailable = result.error().message;
-      diagnostics.warning(route.where, "route '" + route.id + "' is unavailable: " + route.unavailable);
+      diagnostics.warning(route.where,
+                          "route '" + route.id + "' is unavailable: " + route.unavailable);
       continue;
     }
     if (!result) {
-      diagnostics.error(route.where, "route '" + route.id + "' could not start: " + result.error().message);
+      diagnostics.error(route.where,
+                        "route '" + route.id + "' could not start: " + result.error().message);
       for (auto* r : started) r->consumer->stop();
       return false;
     }
@@ -77,8 +79,8 @@ bool Bus::activate(std::unique_ptr<CompiledTable> table, Diagnostics& diagnostic
     });
   }
   std::size_t routes = running_->routes.size();
-  logInfo("bus", "routing table generation " + std::to_string(generation_) + " running: " + std::to_string(routes) +
-                     (routes == 1 ? " route" : " routes"));
+  logInfo("bus", "routing table generation " + std::to_string(generation_) +
+                     " running: " + std::to_string(routes) + (routes == 1 ? " route" : " routes"));
   return true;
 }
 
@@ -87,10 +89,12 @@ bool Bus::drain(std::vector<CompiledRoute>& routes, std::chrono::milliseconds ti
   bool idle = true;
   for (auto& route : routes) {
     if (!route.route) continue;
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
     if (!route.route->waitIdle(std::max(left, std::chrono::milliseconds(0)))) {
       idle = false;
-      logWarn("bus", "route '" + route.id + "' still has " + std::to_string(route.route->stats().in_flight) +
+      logWarn("bus", "route '" + route.id + "' still has " +
+                         std::to_string(route.route->stats().in_flight) +
                          " message(s) in flight after the drain timeout");
     }
   }
@@ -117,14 +121,16 @@ bool Bus::stop(std::chrono::milliseconds timeout) {
   for (;;) {
     bool busy = context_.components().pendingMessages() > 0;
     for (auto* table : tables) {
-      for (auto& route : table->routes) busy = busy || (route.route && route.route->stats().in_flight > 0);
+      for (auto& route : table->routes)
+        busy = busy || (route.route && route.route->stats().in_flight > 0);
     }
     if (!busy || std::chrono::steady_clock::now() >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   const std::size_t dropped = context_.components().pendingMessages();
   if (dropped > 0) {
-    logError("bus", std::to_string(dropped) + " message(s) still queued in memory at the drain deadline are dropped");
+    logError("bus", std::to_string(dropped) +
+                        " message(s) still queued in memory at the drain deadline are dropped");
   }
   for (auto* table : tables) {
     for (auto& route : table->routes) {
@@ -137,7 +143,8 @@ bool Bus::stop(std::chrono::milliseconds timeout) {
     }
   }
   bool idle = true;
-  const auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()),
+  const auto left = std::max(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                 deadline - std::chrono::steady_clock::now()),
                              std::chrono::milliseconds(100));
   for (auto* table : tables) idle = drain(table->routes, left) && idle;
   retired_.clear();
@@ -150,7 +157,8 @@ std::vector<RouteStatus> Bus::status() const {
   std::vector<RouteStatus> out;
   if (!running_) return out;
   for (const auto& route : running_->routes) {
-    RouteStatus status{route.id, route.from, route.autostart && route.unavailable.empty(), {}, route.unavailable};
+    RouteStatus status{
+        route.id, route.from, route.autostart && route.unavailable.empty(), {}, route.unavailable};
     if (route.route) status.stats = route.route->stats();
     out.push_back(std::move(status));
   }

@@ -36,13 +36,15 @@ Result<store::SegmentLog*> BusContext::queueLog() {
   std::lock_guard lock(store_mutex_);
   if (queue_log_) return queue_log_.get();
   if (data_dir_.empty()) {
-    return Error(ErrorKind::unavailable, "durable queues need a data directory (busway run --data-dir DIR)");
+    return Error(ErrorKind::unavailable,
+                 "durable queues need a data directory (busway run --data-dir DIR)");
   }
   store::RecoveryReport report;
   auto log = store::SegmentLog::open(data_dir_ / "queues", log_options_, &report);
   if (!log) return std::move(log).error();
   if (!report.damage.empty()) {
-    logWarn("store", "recovered " + (data_dir_ / "queues").string() + " with damage:\n" + report.describe());
+    logWarn("store",
+            "recovered " + (data_dir_ / "queues").string() + " with damage:\n" + report.describe());
   } else {
     logInfo("store", "opened " + (data_dir_ / "queues").string() + ": " + report.describe());
   }
@@ -53,7 +55,9 @@ Result<store::SegmentLog*> BusContext::queueLog() {
 Result<store::DeadLetterStore*> BusContext::deadLetters() {
   std::lock_guard lock(store_mutex_);
   if (dead_letters_) return dead_letters_.get();
-  if (data_dir_.empty()) return Error(ErrorKind::unavailable, "dead letters need a data directory (busway run --data-dir DIR)");
+  if (data_dir_.empty())
+    return Error(ErrorKind::unavailable,
+                 "dead letters need a data directory (busway run --data-dir DIR)");
   auto store = store::DeadLetterStore::open(data_dir_ / "state.db", true);
   if (!store) return std::move(store).error();
   if (auto reset = (*store)->resetInterrupted(); !reset) return reset.error();
@@ -64,7 +68,9 @@ Result<store::DeadLetterStore*> BusContext::deadLetters() {
 Result<store::IdempotencyStore*> BusContext::idempotency() {
   std::lock_guard lock(store_mutex_);
   if (idempotency_) return idempotency_.get();
-  if (data_dir_.empty()) return Error(ErrorKind::unavailable, "idempotent receivers need a data directory (busway run --data-dir DIR)");
+  if (data_dir_.empty())
+    return Error(ErrorKind::unavailable,
+                 "idempotent receivers need a data directory (busway run --data-dir DIR)");
   auto store = store::IdempotencyStore::open(data_dir_ / "state.db");
   if (!store) return std::move(store).error();
   idempotency_ = std::move(*store);

@@ -13,7 +13,8 @@
 
 namespace busway {
 
-TableReloader::TableReloader(Bus& bus, std::vector<std::string> tables) : bus_(bus), tables_(std::move(tables)) {}
+TableReloader::TableReloader(Bus& bus, std::vector<std::string> tables)
+    : bus_(bus), tables_(std::move(tables)) {}
 
 TableReloader::~TableReloader() = default;
 
@@ -31,9 +32,8 @@ void TableReloader::watch() {
   QObject::connect(watcher_, &QFileSystemWatcher::fileChanged, owner_.get(), changed);
   // Editors often save by writing a new file and renaming it over the old one: the watch
   // on the old file is lost, so the folders are watched too.
-  QObject::connect(watcher_, &QFileSystemWatcher::directoryChanged, owner_.get(), [this](const QString&) {
-    rewatch();
-  });
+  QObject::connect(watcher_, &QFileSystemWatcher::directoryChanged, owner_.get(),
+                   [this](const QString&) { rewatch(); });
   rewatch();
 }
 
@@ -76,7 +76,8 @@ bool TableReloader::reload(const std::string& reason) {
   }
   ++rejected_;
   logError("reload", "the new routing table has " + std::to_string(diagnostics.errorCount()) +
-                         " error(s); the running table (generation " + std::to_string(bus_.generation()) + ") stays:");
+                         " error(s); the running table (generation " +
+                         std::to_string(bus_.generation()) + ") stays:");
   for (const auto& d : diagnostics.all()) logError("reload", d.toString());
   rewatch();
   return false;

@@ -1,10 +1,10 @@
 #include "busway/util/log.hpp"
 
-#include <unistd.h>
-
 #include <chrono>
 #include <ctime>
 #include <mutex>
+
+#include <unistd.h>
 
 namespace busway {
 
@@ -24,7 +24,7 @@ const char* toString(LogLevel level) noexcept {
 
 bool parseLogLevel(std::string_view text, LogLevel& level) noexcept {
   static constexpr std::pair<std::string_view, LogLevel> kNames[] = {
-      {"trace", LogLevel::trace}, {"debug", LogLevel::debug}, {"info", LogLevel::info},
+      {"trace", LogLevel::trace}, {"debug", LogLevel::debug},  {"info", LogLevel::info},
       {"warn", LogLevel::warn},   {"warning", LogLevel::warn}, {"error", LogLevel::error},
       {"off", LogLevel::off}};
   for (const auto& [name, value] : kNames) {

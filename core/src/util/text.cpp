@@ -67,11 +67,16 @@ std::optional<std::chrono::milliseconds> parseDuration(std::string_view text) {
   std::string_view unit;
   if (!splitNumber(text, n, unit)) return std::nullopt;
   std::uint64_t factor = 0;
-  if (unit.empty() || unit == "ms") factor = 1;
-  else if (unit == "s") factor = 1000;
-  else if (unit == "m") factor = 60'000;
-  else if (unit == "h") factor = 3'600'000;
-  else return std::nullopt;
+  if (unit.empty() || unit == "ms")
+    factor = 1;
+  else if (unit == "s")
+    factor = 1000;
+  else if (unit == "m")
+    factor = 60'000;
+  else if (unit == "h")
+    factor = 3'600'000;
+  else
+    return std::nullopt;
   return std::chrono::milliseconds(static_cast<std::int64_t>(n * factor));
 }
 
@@ -80,7 +85,8 @@ std::optional<std::uint64_t> parseSize(std::string_view text) {
   std::string_view unit;
   if (!splitNumber(text, n, unit)) return std::nullopt;
   std::string upper(unit);
-  std::transform(upper.begin(), upper.end(), upper.begin(), [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
+  std::transform(upper.begin(), upper.end(), upper.begin(),
+                 [](unsigned char c) { return static_cast<char>(std::toupper(c)); });
   if (upper.empty() || upper == "B") return n;
   if (upper == "KB" || upper == "K") return n << 10;
   if (upper == "MB" || upper == "M") return n << 20;
@@ -100,7 +106,8 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
   for (std::size_t i = 1; i <= n; ++i) {
     for (std::size_t j = 1; j <= m; ++j) {
       const std::size_t cost = a[i - 1] == b[j - 1] ? 0 : 1;
-      d[at(i, j)] = std::min({d[at(i - 1, j)] + 1, d[at(i, j - 1)] + 1, d[at(i - 1, j - 1)] + cost});
+      d[at(i, j)] =
+          std::min({d[at(i - 1, j)] + 1, d[at(i, j - 1)] + 1, d[at(i - 1, j - 1)] + cost});
       if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1]) {
         d[at(i, j)] = std::min(d[at(i, j)], d[at(i - 2, j - 2)] + 1);
       }
@@ -109,7 +116,8 @@ std::size_t editDistance(std::string_view a, std::string_view b) {
   return d[at(n, m)];
 }
 
-std::optional<std::string> closestMatch(std::string_view word, const std::vector<std::string>& candidates) {
+std::optional<std::string> closestMatch(std::string_view word,
+                                        const std::vector<std::string>& candidates) {
   std::optional<std::string> best;
   std::size_t best_distance = 0;
   for (const auto& candidate : candidates) {

@@ -33,8 +33,8 @@
 #include <Poco/Timestamp.h>
 
 #include "smtp_text.hpp"
-#include <busway/sdk/worker_pool.hpp>
 #include <busway/plugin.hpp>
+#include <busway/sdk/worker_pool.hpp>
 
 namespace busway::smtpplugin {
 namespace {
@@ -402,8 +402,8 @@ MailEndpoint<Implicit>::MailEndpoint(SmtpPlugin& plugin, const sdk::Options& opt
   const auto concurrency = options.integer("connections", 2);
   if (concurrency < 1 || concurrency > 100)
     throw sdk::InvalidError(where_ + ": connections must be 1..100");
-  workers_ = std::make_unique<busway::sdk::WorkerPool>(
-      static_cast<std::size_t>(concurrency), kQueueCapacity);
+  workers_ = std::make_unique<busway::sdk::WorkerPool>(static_cast<std::size_t>(concurrency),
+                                                       kQueueCapacity);
   if (!password_.empty() && user_.empty())
     throw sdk::InvalidError(where_ + ": 'password' without 'user'");
 }

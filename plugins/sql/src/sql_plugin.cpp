@@ -40,8 +40,8 @@
 #include <nlohmann/json.hpp>
 
 #include "sql_text.hpp"
-#include <busway/sdk/worker_pool.hpp>
 #include <busway/plugin.hpp>
+#include <busway/sdk/worker_pool.hpp>
 
 namespace busway::sqlplugin {
 namespace {
@@ -314,7 +314,8 @@ struct Outcome {
 
 class Transaction {
  public:
-  Transaction(Poco::Data::Session& session, Dialect dialect) : session_(session), dialect_(dialect) {
+  Transaction(Poco::Data::Session& session, Dialect dialect)
+      : session_(session), dialect_(dialect) {
     if (dialect_ == Dialect::sqlite) {
       // IMMEDIATE takes the write lock at once, so two writers wait (busy timeout)
       // instead of failing on the upgrade from a read lock. POCO does not know about a
@@ -680,8 +681,8 @@ class SqlEndpoint : public sdk::Endpoint {
     const auto pool_size = options.integer("pool-size");
     if (pool_size < 1 || pool_size > 1000)
       throw sdk::InvalidError(where_ + ": pool-size must be 1..1000");
-    workers_ = std::make_unique<busway::sdk::WorkerPool>(
-        static_cast<std::size_t>(pool_size), kQueueCapacity);
+    workers_ = std::make_unique<busway::sdk::WorkerPool>(static_cast<std::size_t>(pool_size),
+                                                         kQueueCapacity);
     datasource_ = plugin.datasource(options.path(), dialect, connection,
                                     static_cast<int>(pool_size), options.duration("pool-wait"));
   }

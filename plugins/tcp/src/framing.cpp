@@ -226,8 +226,9 @@ std::string makeAck(const Hl7Header& request, std::string_view code, std::string
   out += request.encoding;
   // Views of named strings only: a temporary made inside the braces would be gone before
   // the loop reads it (C++20 does not extend temporaries in a range-for initializer).
-  const std::string_view processing_id =
-      request.processing_id.empty() ? std::string_view("P") : std::string_view(request.processing_id);
+  const std::string_view processing_id = request.processing_id.empty()
+                                             ? std::string_view("P")
+                                             : std::string_view(request.processing_id);
   const std::string_view version =
       request.version.empty() ? std::string_view("2.5") : std::string_view(request.version);
   for (const std::string_view value :

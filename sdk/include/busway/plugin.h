@@ -53,13 +53,13 @@ extern "C" {
 typedef int32_t bw_status;
 enum {
   BW_OK = 0,
-  BW_PENDING = 1,          /* the operation goes on; completion is reported later */
-  BW_ERR_TRANSIENT = 10,   /* worth retrying: a peer is down, a timeout, a full buffer */
-  BW_ERR_PERMANENT = 11,   /* retrying will not help: the peer refused this message */
-  BW_ERR_INVALID = 12,     /* bad input: a malformed message or option */
+  BW_PENDING = 1,        /* the operation goes on; completion is reported later */
+  BW_ERR_TRANSIENT = 10, /* worth retrying: a peer is down, a timeout, a full buffer */
+  BW_ERR_PERMANENT = 11, /* retrying will not help: the peer refused this message */
+  BW_ERR_INVALID = 12,   /* bad input: a malformed message or option */
   BW_ERR_TIMEOUT = 13,
-  BW_ERR_REJECTED = 14,    /* back-pressure: the peer is full */
-  BW_ERR_UNSUPPORTED = 15  /* the plugin does not offer this (e.g. consuming from a sink) */
+  BW_ERR_REJECTED = 14,   /* back-pressure: the peer is full */
+  BW_ERR_UNSUPPORTED = 15 /* the plugin does not offer this (e.g. consuming from a sink) */
 };
 
 /* A borrowed UTF-8 string with its length. */
@@ -87,11 +87,11 @@ typedef struct bw_option {
 /* ---------------------------------------------------------------------------------------
  * Handles owned by the host. Opaque to the plugin.
  * ------------------------------------------------------------------------------------- */
-typedef struct bw_message bw_message;     /* a message: body, headers, ids */
-typedef struct bw_delivery bw_delivery;   /* a message a consumer handed to the bus */
-typedef struct bw_sending bw_sending;     /* a message the bus asked a producer to send */
-typedef struct bw_host bw_host;           /* the host's side of one loaded plugin */
-typedef struct bw_route bw_route;         /* where a consumer delivers (one per started consumer) */
+typedef struct bw_message bw_message;   /* a message: body, headers, ids */
+typedef struct bw_delivery bw_delivery; /* a message a consumer handed to the bus */
+typedef struct bw_sending bw_sending;   /* a message the bus asked a producer to send */
+typedef struct bw_host bw_host;         /* the host's side of one loaded plugin */
+typedef struct bw_route bw_route;       /* where a consumer delivers (one per started consumer) */
 
 /* Called by the host when the bus has finished with a delivered message: this is the
  * acknowledgement. BW_OK: the message was fully processed or is safe in the durable store,
@@ -101,8 +101,8 @@ typedef struct bw_route bw_route;         /* where a consumer delivers (one per 
  * may report `error_borrowed` to its peer.
  * `reply_borrowed` is the reply for request-reply deliveries (NULL otherwise); valid only
  * during the call. Called exactly once per delivery, on any thread. */
-typedef void (*bw_delivery_done_fn)(void* context, bw_status status, const bw_message* reply_borrowed,
-                                    bw_str error_borrowed);
+typedef void (*bw_delivery_done_fn)(void* context, bw_status status,
+                                    const bw_message* reply_borrowed, bw_str error_borrowed);
 
 /* ---------------------------------------------------------------------------------------
  * What the host offers the plugin. Every function may be called from any thread, at any
@@ -142,12 +142,13 @@ typedef struct bw_host_api {
    * `done` is then called exactly once (see bw_delivery_done_fn). Any other result means
    * the bus refused it at once (stopped, full): `done` is not called and the message stays
    * the source's to redeliver. */
-  bw_status (*deliver)(bw_route* route, bw_message* message_owned, int in_out, bw_delivery_done_fn done,
-                       void* done_context);
+  bw_status (*deliver)(bw_route* route, bw_message* message_owned, int in_out,
+                       bw_delivery_done_fn done, void* done_context);
 
   /* Producers: finish a send that returned BW_PENDING. `reply_owned` (or NULL) becomes the
    * reply for request-reply sends; the host takes it. Exactly once per pending send. */
-  void (*sending_complete)(bw_sending* sending, bw_status status, bw_message* reply_owned, bw_str error);
+  void (*sending_complete)(bw_sending* sending, bw_status status, bw_message* reply_owned,
+                           bw_str error);
   /* The message being sent (borrowed; valid until send returns or, for BW_PENDING, until
    * sending_complete). The plugin may change it: for a request-reply send that returns
    * BW_OK, the changed message is the reply. */
@@ -175,8 +176,8 @@ typedef struct bw_endpoint_api {
   const char* scheme; /* e.g. "acme-erp" */
 
   /* Makes an endpoint for `uri` with its checked options. *endpoint_out is the plugin's. */
-  bw_status (*create)(void* plugin_state, bw_str uri, bw_str path, const bw_option* options, size_t option_count,
-                      void** endpoint_out, bw_error* error);
+  bw_status (*create)(void* plugin_state, bw_str uri, bw_str path, const bw_option* options,
+                      size_t option_count, void** endpoint_out, bw_error* error);
   void (*destroy)(void* endpoint);
 
   /* Consumer side (NULL when the endpoint only sends). start: begin delivering to `route`;
@@ -201,8 +202,8 @@ typedef struct bw_endpoint_api {
 typedef struct bw_format_api {
   uint32_t struct_size;
   const char* name; /* e.g. "csv" */
-  bw_status (*create)(void* plugin_state, const bw_option* options, size_t option_count, void** format_out,
-                      bw_error* error);
+  bw_status (*create)(void* plugin_state, const bw_option* options, size_t option_count,
+                      void** format_out, bw_error* error);
   void (*destroy)(void* format);
   /* Message body -> wire format, in place on `message`. */
   bw_status (*marshal)(void* format, bw_message* message, bw_error* error);
@@ -215,8 +216,8 @@ typedef struct bw_format_api {
 typedef struct bw_transformer_api {
   uint32_t struct_size;
   const char* name;
-  bw_status (*create)(void* plugin_state, const bw_option* options, size_t option_count, void** transformer_out,
-                      bw_error* error);
+  bw_status (*create)(void* plugin_state, const bw_option* options, size_t option_count,
+                      void** transformer_out, bw_error* error);
   void (*destroy)(void* transformer);
   bw_status (*apply)(void* transformer, bw_message* message, bw_error* error);
 } bw_transformer_api;
@@ -233,8 +234,8 @@ typedef struct bw_plugin_descriptor {
   const char* id;      /* must equal the manifest's id */
   const char* version; /* must equal the manifest's version */
 
-  bw_status (*init)(const bw_host_api* host_api, bw_host* host, const bw_option* config, size_t config_count,
-                    void** plugin_state_out, bw_error* error);
+  bw_status (*init)(const bw_host_api* host_api, bw_host* host, const bw_option* config,
+                    size_t config_count, void** plugin_state_out, bw_error* error);
   void (*drain)(void* plugin_state, uint64_t timeout_ms);
   void (*destroy)(void* plugin_state);
 
@@ -249,7 +250,8 @@ typedef struct bw_plugin_descriptor {
 /* The entry point. The host passes its own ABI version; a plugin may refuse (return NULL)
  * if the host is too old for it. Must not do anything but return the descriptor: no
  * threads, no I/O (that is what init is for). */
-typedef const bw_plugin_descriptor* (*bw_plugin_entry_fn)(uint32_t host_abi_major, uint32_t host_abi_minor);
+typedef const bw_plugin_descriptor* (*bw_plugin_entry_fn)(uint32_t host_abi_major,
+                                                          uint32_t host_abi_minor);
 
 #ifdef __cplusplus
 }

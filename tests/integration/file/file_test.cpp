@@ -294,8 +294,10 @@ class AsanQuarantineOff {
   }
   ~AsanQuarantineOff() {
 #if defined(__SANITIZE_ADDRESS__)
-    if (had_) ::setenv("ASAN_OPTIONS", saved_.c_str(), 1);
-    else ::unsetenv("ASAN_OPTIONS");
+    if (had_)
+      ::setenv("ASAN_OPTIONS", saved_.c_str(), 1);
+    else
+      ::unsetenv("ASAN_OPTIONS");
 #endif
   }
   AsanQuarantineOff(const AsanQuarantineOff&) = delete;

@@ -1,13 +1,13 @@
 // The retail example, run as the README runs it (docs/examples/retail/run.sh), and checked
 // system by system: the inventory database, the shipping drops, the invoices, the CRM's
 // webhooks and the answers the shop got.
-#include <gtest/gtest.h>
-
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <sstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include "child_process.hpp"
 
@@ -35,7 +35,8 @@ std::size_t filesIn(const fs::path& dir, const std::string& extension) {
 
 // sku -> qty, from the inventory database, through the sqlite3 program.
 std::map<std::string, long> stock(const fs::path& db) {
-  const auto r = runCommand({"sqlite3", "-separator", " ", db.string(), "SELECT sku, qty FROM stock"});
+  const auto r =
+      runCommand({"sqlite3", "-separator", " ", db.string(), "SELECT sku, qty FROM stock"});
   std::map<std::string, long> out;
   std::istringstream in(r.out);
   std::string sku;
@@ -47,8 +48,8 @@ std::map<std::string, long> stock(const fs::path& db) {
 TEST(RetailExample, EveryOrderEndsWhereItBelongs) {
   TempDir dir;
   const fs::path work = fs::path(dir.path()) / "retail";
-  const auto run = runCommand({"bash", kSource + "/docs/examples/retail/run.sh", "--busway", kBusway, "--dir",
-                               work.string(), "--orders", "20"},
+  const auto run = runCommand({"bash", kSource + "/docs/examples/retail/run.sh", "--busway",
+                               kBusway, "--dir", work.string(), "--orders", "20"},
                               std::chrono::minutes(3));
   ASSERT_EQ(run.exit_code, 0) << run.out << run.err << readFile(work / "bus.log");
   EXPECT_NE(run.out.find("every order is where it belongs."), std::string::npos) << run.out;
@@ -62,8 +63,10 @@ TEST(RetailExample, EveryOrderEndsWhereItBelongs) {
     const std::string number = entry.path().stem().string();
     if (reply.at("status") == 201) {
       ++accepted;
-      EXPECT_EQ(nlohmann::json::parse(reply.at("body").get<std::string>()).at("orderNumber"), number);
-      for (const auto& item : order.at("items")) ordered[item.at("sku")] += std::stol(item.at("qty").get<std::string>());
+      EXPECT_EQ(nlohmann::json::parse(reply.at("body").get<std::string>()).at("orderNumber"),
+                number);
+      for (const auto& item : order.at("items"))
+        ordered[item.at("sku")] += std::stol(item.at("qty").get<std::string>());
       // Every accepted order reached each system, under its own number.
       EXPECT_TRUE(fs::exists(work / "shipping" / (number + ".csv"))) << number;
       EXPECT_TRUE(fs::exists(work / "accounting" / ("INV-" + number + ".xml"))) << number;
@@ -81,7 +84,8 @@ TEST(RetailExample, EveryOrderEndsWhereItBelongs) {
   EXPECT_EQ(filesIn(work / "shipping", ".csv"), accepted);
   EXPECT_EQ(filesIn(work / "accounting", ".xml"), accepted);
   EXPECT_EQ(filesIn(work / "crm", ".json"), accepted);  // one webhook per order
-  EXPECT_FALSE(fs::exists(work / "dead-letters")) << "nothing may be dead-lettered in a healthy run";
+  EXPECT_FALSE(fs::exists(work / "dead-letters"))
+      << "nothing may be dead-lettered in a healthy run";
 
   // The inventory lost exactly what the accepted orders took (refused ones took nothing).
   const std::map<std::string, long> initial = {{"MUG-001", 40}, {"TEA-042", 25}, {"PEN-007", 12},
@@ -94,8 +98,9 @@ TEST(RetailExample, EveryOrderEndsWhereItBelongs) {
   const std::string csv = readFile(work / "shipping" / "WS-10001.csv");
   EXPECT_EQ(csv.rfind("order,name,street,postcode,city,country,items\r\n", 0), 0u) << csv;
   EXPECT_NE(csv.find("WS-10001,Luca Meier,Seestrasse 12,8002,"), std::string::npos) << csv;
-  const auto xsd = runCommand({"xmllint", "--noout", "--schema", kSource + "/schemas/canonical/invoice-1.xsd",
-                               (work / "accounting" / "INV-WS-10001.xml").string()});
+  const auto xsd =
+      runCommand({"xmllint", "--noout", "--schema", kSource + "/schemas/canonical/invoice-1.xsd",
+                  (work / "accounting" / "INV-WS-10001.xml").string()});
   EXPECT_EQ(xsd.exit_code, 0) << xsd.err;
   const auto webhook = nlohmann::json::parse(readFile(work / "crm" / "WS-10001.json"));
   EXPECT_EQ(webhook.at("event"), "order.created");

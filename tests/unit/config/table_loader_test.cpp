@@ -1,10 +1,11 @@
-#include <gtest/gtest.h>
+#include "busway/config/table_loader.hpp"
 
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
-#include "busway/config/table_loader.hpp"
+#include <gtest/gtest.h>
+
 #include "busway/router/route_compiler.hpp"
 #include "busway/runtime/bus_context.hpp"
 
@@ -47,8 +48,14 @@ TEST(TableLoader, ReportsFiveDifferentMistakesWithPositions) {
   const auto got = lines(d);
   ASSERT_EQ(got.size(), 5u) << d.toString();
   const std::string f = path + ":";
-  EXPECT_EQ(got[0].rfind(f + "5:5: error: unknown element <filtre> in <route> (did you mean 'filter'?)", 0), 0u) << got[0];
-  EXPECT_EQ(got[1].rfind(f + "6:14: error: unknown endpoint 'invntory' (did you mean 'inventory'?)", 0), 0u) << got[1];
+  EXPECT_EQ(got[0].rfind(
+                f + "5:5: error: unknown element <filtre> in <route> (did you mean 'filter'?)", 0),
+            0u)
+      << got[0];
+  EXPECT_EQ(
+      got[1].rfind(f + "6:14: error: unknown endpoint 'invntory' (did you mean 'inventory'?)", 0),
+      0u)
+      << got[1];
   EXPECT_EQ(got[2].rfind(f + "7:27: error: invalid xpath expression", 0), 0u) << got[2];
   EXPECT_EQ(got[3].rfind(f + "8:50: error: invalid jsonpath expression", 0), 0u) << got[3];
   EXPECT_EQ(got[4].rfind(f + "13:", 0), 0u) << got[4];
@@ -65,8 +72,9 @@ TEST(TableLoader, AValidTableHasNoDiagnostics) {
 
 TEST(TableLoader, EntitiesInExpressionsKeepColumnsRight) {
   // "&gt;" is one character of the expression but four in the file.
-  const auto d = checkText("<routes xmlns=\"urn:busway:routes:1\"><route id=\"r\"><from uri=\"direct:in\"/>\n"
-                           "<filter jsonpath=\"$.a &gt; 1 and and\"/></route></routes>");
+  const auto d = checkText(
+      "<routes xmlns=\"urn:busway:routes:1\"><route id=\"r\"><from uri=\"direct:in\"/>\n"
+      "<filter jsonpath=\"$.a &gt; 1 and and\"/></route></routes>");
   ASSERT_EQ(d.errorCount(), 1u) << d.toString();
   const auto& where = d.all()[0].where;
   EXPECT_EQ(where.line, 2);
@@ -76,15 +84,20 @@ TEST(TableLoader, EntitiesInExpressionsKeepColumnsRight) {
 }
 
 TEST(TableLoader, UnknownAttributeSuggestsTheRightOne) {
-  const auto d = checkText(R"(<routes xmlns="urn:busway:routes:1"><route id="r"><from uri="direct:in"/>
+  const auto d =
+      checkText(R"(<routes xmlns="urn:busway:routes:1"><route id="r"><from uri="direct:in"/>
     <throttle rat="5"/></route></routes>)");
-  EXPECT_NE(d.toString().find("<throttle> has no attribute 'rat' (did you mean 'rate'?)"), std::string::npos) << d.toString();
-  EXPECT_NE(d.toString().find("<throttle> needs attribute 'rate'"), std::string::npos) << d.toString();
+  EXPECT_NE(d.toString().find("<throttle> has no attribute 'rat' (did you mean 'rate'?)"),
+            std::string::npos)
+      << d.toString();
+  EXPECT_NE(d.toString().find("<throttle> needs attribute 'rate'"), std::string::npos)
+      << d.toString();
 }
 
 TEST(TableLoader, WrongNamespaceIsExplained) {
   const auto d = checkText(R"(<routes xmlns="urn:other"><route id="r"/></routes>)");
-  EXPECT_NE(d.toString().find("not in the busway routes namespace"), std::string::npos) << d.toString();
+  EXPECT_NE(d.toString().find("not in the busway routes namespace"), std::string::npos)
+      << d.toString();
 }
 
 TEST(TableLoader, MissingFromAndDuplicateIds) {
@@ -108,9 +121,17 @@ TEST(TableLoader, UriOptionsAreChecked) {
     <route id="r"><from ref="t"/><to ref="q"/><to ref="x"/></route>
   </routes>)");
   const auto text = d.toString();
-  EXPECT_NE(text.find("t.xml:2:27: error: unknown option 'capacty' for queue: (did you mean 'capacity'?)"), std::string::npos) << text;
-  EXPECT_NE(text.find("t.xml:3:27: error: option 'period' of timer: is 'soon', expected a duration"), std::string::npos) << text;
-  EXPECT_NE(text.find("no component for scheme 'qeueu' (did you mean 'queue'?)"), std::string::npos) << text;
+  EXPECT_NE(
+      text.find(
+          "t.xml:2:27: error: unknown option 'capacty' for queue: (did you mean 'capacity'?)"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(
+      text.find("t.xml:3:27: error: option 'period' of timer: is 'soon', expected a duration"),
+      std::string::npos)
+      << text;
+  EXPECT_NE(text.find("no component for scheme 'qeueu' (did you mean 'queue'?)"), std::string::npos)
+      << text;
 }
 
 class TempDir {
@@ -152,9 +173,12 @@ TEST(TableLoader, IncludesAndPlaceholders) {
 
 TEST(TableLoader, MissingEnvironmentVariableIsAnErrorAtItsPlace) {
   ::unsetenv("BUSWAY_TEST_UNSET");
-  const auto d = checkText(R"(<routes xmlns="urn:busway:routes:1"><endpoint id="e" uri="log:${env:BUSWAY_TEST_UNSET}"/></routes>)");
+  const auto d = checkText(
+      R"(<routes xmlns="urn:busway:routes:1"><endpoint id="e" uri="log:${env:BUSWAY_TEST_UNSET}"/></routes>)");
   ASSERT_EQ(d.errorCount(), 1u) << d.toString();
-  EXPECT_NE(d.toString().find("t.xml:1:63: error: environment variable 'BUSWAY_TEST_UNSET' is not set"), std::string::npos)
+  EXPECT_NE(
+      d.toString().find("t.xml:1:63: error: environment variable 'BUSWAY_TEST_UNSET' is not set"),
+      std::string::npos)
       << d.toString();
 }
 
@@ -170,18 +194,24 @@ TEST(TableLoader, IncludeCycleIsReported) {
 TEST(TableLoader, ErrorsInIncludedFilesNameThatFile) {
   TempDir dir;
   dir.write("bad.xml", "<routes xmlns=\"urn:busway:routes:1\">\n  <endpoint id=\"e\"/>\n</routes>");
-  const auto main = dir.write("main.xml", R"(<routes xmlns="urn:busway:routes:1"><include href="bad.xml"/></routes>)");
+  const auto main = dir.write(
+      "main.xml", R"(<routes xmlns="urn:busway:routes:1"><include href="bad.xml"/></routes>)");
   const auto d = check(main);
-  EXPECT_NE(d.toString().find("bad.xml:2:3: error: <endpoint> needs attribute 'uri'"), std::string::npos) << d.toString();
+  EXPECT_NE(d.toString().find("bad.xml:2:3: error: <endpoint> needs attribute 'uri'"),
+            std::string::npos)
+      << d.toString();
 }
 
 TEST(TableLoaderRules, IdsMustBeNames) {
-  const auto d = checkText(R"(<routes xmlns="urn:busway:routes:1"><route id="9 bad id"><from uri="direct:a"/></route></routes>)");
-  EXPECT_NE(d.toString().find("route id '9 bad id' is not a valid name"), std::string::npos) << d.toString();
+  const auto d = checkText(
+      R"(<routes xmlns="urn:busway:routes:1"><route id="9 bad id"><from uri="direct:a"/></route></routes>)");
+  EXPECT_NE(d.toString().find("route id '9 bad id' is not a valid name"), std::string::npos)
+      << d.toString();
 }
 
 TEST(TableLoaderRules, RouteChildrenComeInOrder) {
-  const auto d = checkText(R"(<routes xmlns="urn:busway:routes:1"><route id="r"><from uri="direct:a"/>
+  const auto d =
+      checkText(R"(<routes xmlns="urn:busway:routes:1"><route id="r"><from uri="direct:a"/>
     <error-handler max-attempts="2"/><description>late</description><log/></route></routes>)");
   const auto text = d.toString();
   EXPECT_NE(text.find("<error-handler> must come before <from>"), std::string::npos) << text;
@@ -190,7 +220,9 @@ TEST(TableLoaderRules, RouteChildrenComeInOrder) {
 
 TEST(TableLoader, MissingFileIsAClearError) {
   const auto d = check("/nonexistent/routes.xml");
-  EXPECT_NE(d.toString().find("cannot read routing table '/nonexistent/routes.xml'"), std::string::npos) << d.toString();
+  EXPECT_NE(d.toString().find("cannot read routing table '/nonexistent/routes.xml'"),
+            std::string::npos)
+      << d.toString();
 }
 
 }  // namespace

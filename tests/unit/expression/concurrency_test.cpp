@@ -1,9 +1,9 @@
 // Compiled expressions are shared by every worker thread of a route.
-#include <gtest/gtest.h>
-
 #include <atomic>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
 
 #include "busway/expression/expression.hpp"
 
@@ -12,11 +12,13 @@ namespace {
 
 std::string orderJson(int i) {
   return R"({"order":{"id":)" + std::to_string(i) + R"(,"total":)" + std::to_string(i % 200) +
-         R"(,"country":")" + (i % 3 == 0 ? "NL" : "DE") + R"(","items":[{"sku":"a"},{"sku":"b"}]}})";
+         R"(,"country":")" + (i % 3 == 0 ? "NL" : "DE") +
+         R"(","items":[{"sku":"a"},{"sku":"b"}]}})";
 }
 
 TEST(ConcurrencyTest, ExpressionsEvaluateFromManyThreads) {
-  auto predicate = compileExpression("jsonpath", "$.order.total > 100 and $.order.country == 'NL'").expression;
+  auto predicate =
+      compileExpression("jsonpath", "$.order.total > 100 and $.order.country == 'NL'").expression;
   auto wildcard = compileExpression("jsonpath", "$.order.items[*].sku").expression;
   auto header = compileExpression("header", "kind == 'order' and n >= 0").expression;
   auto simple = compileExpression("simple", "$.order.id").expression;

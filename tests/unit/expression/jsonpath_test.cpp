@@ -15,7 +15,9 @@ constexpr const char* kOrder = R"({
   }
 })";
 
-Exchange exchangeWith(std::string body) { return Exchange(Message(Body::make(std::move(body), std::string(media::json)))); }
+Exchange exchangeWith(std::string body) {
+  return Exchange(Message(Body::make(std::move(body), std::string(media::json))));
+}
 
 ExpressionPtr compile(std::string_view text) {
   CompiledExpression c = compileExpression("jsonpath", text);
@@ -107,7 +109,8 @@ TEST(JsonPathTest, WildcardsAndRecursion) {
   Exchange ex = exchangeWith(kOrder);
   auto all = e->select(ex);
   ASSERT_TRUE(all.ok());
-  EXPECT_EQ(*all, (std::vector<Value>{Value(std::string("x1")), Value(std::string("x2")), Value(std::string("x3"))}));
+  EXPECT_EQ(*all, (std::vector<Value>{Value(std::string("x1")), Value(std::string("x2")),
+                                      Value(std::string("x3"))}));
 
   auto names = compile("$..name")->select(ex);
   ASSERT_TRUE(names.ok());
@@ -191,7 +194,8 @@ TEST(JsonPathTest, EvaluateOfPredicateYieldsBoolean) {
 }
 
 TEST(JsonPathTest, SimplePathsOnFreshBodiesDoNotBuildTheDom) {
-  auto e = compile("$.order.total > 100 and $.order.items[-1].sku == 'x3' and exists($.order.note)");
+  auto e =
+      compile("$.order.total > 100 and $.order.items[-1].sku == 'x3' and exists($.order.note)");
   Exchange ex = exchangeWith(kOrder);
   auto r = e->test(ex);
   ASSERT_TRUE(r.ok());
@@ -210,7 +214,8 @@ TEST(JsonPathTest, EscapedKeysInTheBodyStillMatch) {
 }
 
 TEST(JsonPathTest, NumbersOfEveryKind) {
-  const char* body = R"({"neg": -5, "big": 18446744073709551615, "exp": 1.5e3, "i64": 9223372036854775807})";
+  const char* body =
+      R"({"neg": -5, "big": 18446744073709551615, "exp": 1.5e3, "i64": 9223372036854775807})";
   EXPECT_EQ(both("$.neg", body), Value(std::int64_t{-5}));
   EXPECT_EQ(both("$.exp", body), Value(1500.0));
   EXPECT_EQ(both("$.i64", body), Value(std::int64_t{9223372036854775807}));
@@ -224,7 +229,8 @@ TEST(JsonPathTest, NonJsonBodyIsInvalid) {
     auto r = e->evaluate(ex);
     ASSERT_FALSE(r.ok()) << text;
     EXPECT_EQ(r.error().kind, ErrorKind::invalid) << text;
-    EXPECT_NE(r.error().message.find("invalid JSON at byte 0"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("invalid JSON at byte 0"), std::string::npos)
+        << r.error().message;
     auto t = e->test(ex);
     ASSERT_FALSE(t.ok());
     EXPECT_EQ(t.error().kind, ErrorKind::invalid);

@@ -93,7 +93,8 @@ TEST(SimpleLanguageTest, Operands) {
   EXPECT_EQ(evaluate("simple", "id"), Value(std::string("msg-1")));
   EXPECT_EQ(evaluate("simple", "correlationId"), Value(std::string("corr-1")));
   EXPECT_EQ(evaluate("simple", "$.customer.id"), Value(std::string("c-9")));
-  EXPECT_EQ(evaluate("simple", "body"), Value(std::string(R"({"total": 250, "customer": {"id": "c-9"}})")));
+  EXPECT_EQ(evaluate("simple", "body"),
+            Value(std::string(R"({"total": 250, "customer": {"id": "c-9"}})")));
   EXPECT_EQ(evaluate("simple", "'literal'"), Value(std::string("literal")));
 }
 
@@ -153,17 +154,21 @@ TEST(ConstantLanguageTest, IsTheText) {
 }
 
 TEST(CompileExpressionTest, LanguagesAndUnknownLanguage) {
-  EXPECT_EQ(expressionLanguages(), (std::vector<std::string>{"xpath", "jsonpath", "header", "simple", "constant"}));
+  EXPECT_EQ(expressionLanguages(),
+            (std::vector<std::string>{"xpath", "jsonpath", "header", "simple", "constant"}));
   for (const auto& language : expressionLanguages()) {
-    auto c = compileExpression(language, language == "xpath" ? "/a" : (language == "jsonpath" ? "$.a" : "id"));
+    auto c = compileExpression(
+        language, language == "xpath" ? "/a" : (language == "jsonpath" ? "$.a" : "id"));
     ASSERT_TRUE(c.expression) << language;
     EXPECT_EQ(c.expression->language(), language);
-    EXPECT_EQ(c.expression->text(), language == "xpath" ? "/a" : (language == "jsonpath" ? "$.a" : "id"));
+    EXPECT_EQ(c.expression->text(),
+              language == "xpath" ? "/a" : (language == "jsonpath" ? "$.a" : "id"));
   }
   auto c = compileExpression("jsonpth", "$.a");
   ASSERT_TRUE(c.error);
   EXPECT_EQ(c.expression, nullptr);
-  EXPECT_NE(c.error->message.find("did you mean 'jsonpath'"), std::string::npos) << c.error->message;
+  EXPECT_NE(c.error->message.find("did you mean 'jsonpath'"), std::string::npos)
+      << c.error->message;
   c = compileExpression("groovy", "x");
   ASSERT_TRUE(c.error);
   EXPECT_NE(c.error->message.find("known languages"), std::string::npos);

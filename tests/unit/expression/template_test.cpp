@@ -6,7 +6,8 @@ namespace busway {
 namespace {
 
 Exchange sample() {
-  Message m(Body::make(R"({"id": 42, "customer": {"name": "Ada"}, "tags": ["a", "b"]})", std::string(media::json)));
+  Message m(Body::make(R"({"id": 42, "customer": {"name": "Ada"}, "tags": ["a", "b"]})",
+                       std::string(media::json)));
   m.setId("msg-1");
   m.headers().set("customer", std::string("acme"));
   m.headers().set("n", std::int64_t{7});
@@ -71,7 +72,8 @@ TEST(TemplateTest, ErrorsHaveOffsets) {
   EXPECT_EQ(compileError("${}").offset, 2u);
   EXPECT_EQ(compileError("${$.a[}").offset, 6u);
   ExpressionError suggestion = compileError("${correlationID}");
-  EXPECT_NE(suggestion.message.find("did you mean 'correlationId'"), std::string::npos) << suggestion.message;
+  EXPECT_NE(suggestion.message.find("did you mean 'correlationId'"), std::string::npos)
+      << suggestion.message;
 }
 
 TEST(TemplateTest, RenderFailsOnUnreadableBody) {

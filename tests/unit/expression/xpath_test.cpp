@@ -9,7 +9,9 @@ constexpr const char* kDoc =
     "<?xml version='1.0'?><order id='17' country='NL'><total>149.5</total>"
     "<items><item sku='x1'>First <b>one</b></item><item sku='x2'>Second</item></items></order>";
 
-Exchange exchangeWith(std::string body) { return Exchange(Message(Body::make(std::move(body), std::string(media::xml)))); }
+Exchange exchangeWith(std::string body) {
+  return Exchange(Message(Body::make(std::move(body), std::string(media::xml))));
+}
 
 ExpressionPtr compile(std::string_view text) {
   auto c = compileExpression("xpath", text);
@@ -35,7 +37,8 @@ TEST(XPathTest, NodeSetGivesFirstStringValue) {
 
 TEST(XPathTest, ScalarResults) {
   EXPECT_EQ(evaluate("count(//item)"), Value(std::int64_t{2}));
-  EXPECT_EQ(evaluate("/order/total * 2"), Value(std::int64_t{299}));  // integral doubles become integers
+  EXPECT_EQ(evaluate("/order/total * 2"),
+            Value(std::int64_t{299}));  // integral doubles become integers
   EXPECT_EQ(evaluate("/order/total div 2"), Value(74.75));
   EXPECT_EQ(evaluate("concat(/order/@country, '-', /order/@id)"), Value(std::string("NL-17")));
   EXPECT_EQ(evaluate("/order/total > 100"), Value(true));
@@ -52,8 +55,9 @@ TEST(XPathTest, TestUsesXPathBoolean) {
 TEST(XPathTest, SelectSerializesNodes) {
   auto all = compile("//item")->select(exchangeWith(kDoc));
   ASSERT_TRUE(all.ok());
-  EXPECT_EQ(*all, (std::vector<Value>{Value(std::string("<item sku=\"x1\">First <b>one</b></item>")),
-                                      Value(std::string("<item sku=\"x2\">Second</item>"))}));
+  EXPECT_EQ(*all,
+            (std::vector<Value>{Value(std::string("<item sku=\"x1\">First <b>one</b></item>")),
+                                Value(std::string("<item sku=\"x2\">Second</item>"))}));
   auto attributes = compile("//item/@sku")->select(exchangeWith(kDoc));
   ASSERT_TRUE(attributes.ok());
   EXPECT_EQ(*attributes, (std::vector<Value>{Value(std::string("x1")), Value(std::string("x2"))}));
@@ -64,7 +68,8 @@ TEST(XPathTest, SelectSerializesNodes) {
 
 TEST(XPathTest, NamespacedDocumentsWithLocalName) {
   const char* body = "<p:order xmlns:p='urn:x'><p:id>5</p:id></p:order>";
-  EXPECT_EQ(evaluate("/*[local-name()='order']/*[local-name()='id']", body), Value(std::string("5")));
+  EXPECT_EQ(evaluate("/*[local-name()='order']/*[local-name()='id']", body),
+            Value(std::string("5")));
 }
 
 TEST(XPathTest, CompileErrorHasPugiOffset) {
@@ -88,7 +93,8 @@ TEST(XPathTest, NonXmlBodyIsInvalid) {
   for (auto r : {e->evaluate(exchangeWith("{\"a\":1}")), e->evaluate(exchangeWith("<a><b></a>"))}) {
     ASSERT_FALSE(r.ok());
     EXPECT_EQ(r.error().kind, ErrorKind::invalid);
-    EXPECT_NE(r.error().message.find("invalid XML at byte"), std::string::npos) << r.error().message;
+    EXPECT_NE(r.error().message.find("invalid XML at byte"), std::string::npos)
+        << r.error().message;
   }
   auto t = e->test(exchangeWith("nope"));
   ASSERT_FALSE(t.ok());

@@ -1,11 +1,11 @@
 #include "busway/message/body.hpp"
 
-#include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
-#include <pugixml.hpp>
 #include <thread>
 #include <vector>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+#include <pugixml.hpp>
 
 namespace busway {
 namespace {

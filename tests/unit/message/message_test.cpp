@@ -1,9 +1,9 @@
 #include "busway/message/message.hpp"
 
-#include <gtest/gtest.h>
-
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "busway/message/exchange.hpp"
 

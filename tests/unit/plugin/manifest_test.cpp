@@ -56,7 +56,8 @@ bool sameOffers(const std::vector<PluginManifest::Offer>& a,
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (a[i].name != b[i].name || a[i].doc != b[i].doc || a[i].consumer != b[i].consumer ||
-        a[i].producer != b[i].producer || a[i].inline_routes != b[i].inline_routes || !sameOptions(a[i].options, b[i].options)) {
+        a[i].producer != b[i].producer || a[i].inline_routes != b[i].inline_routes ||
+        !sameOptions(a[i].options, b[i].options)) {
       return false;
     }
   }
@@ -269,8 +270,9 @@ TEST(PluginManifest, RefusesInlineRoutesOnAnEndpointThatOnlySends) {
   doc["endpoints"][0]["inline_routes"] = true;
   const auto r = PluginManifest::fromJson(doc.dump());
   ASSERT_FALSE(r.ok());
-  EXPECT_NE(r.error().message.find("field 'endpoints[0].inline_routes': endpoint 'acme-erp' runs routes inline but "
-                                   "is not a consumer"),
+  EXPECT_NE(r.error().message.find(
+                "field 'endpoints[0].inline_routes': endpoint 'acme-erp' runs routes inline but "
+                "is not a consumer"),
             std::string::npos)
       << r.error().message;
 }

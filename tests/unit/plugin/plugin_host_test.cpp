@@ -1,12 +1,13 @@
 // The plugin host with real plugin files (tests/plugins/echo_plugin.c built in several
 // variants): loading on first use, request-reply and acknowledgements across the C ABI, and
 // every refusal, each while the bus keeps running.
-#include <gtest/gtest.h>
+#include "busway/plugin/plugin_host.hpp"
 
 #include <filesystem>
 #include <fstream>
 
-#include "busway/plugin/plugin_host.hpp"
+#include <gtest/gtest.h>
+
 #include "busway/plugin/signature.hpp"
 #include "child_process.hpp"
 #include "route_harness.hpp"
@@ -25,7 +26,8 @@ std::string builtPlugin(const std::string& target) {
 std::string pluginFolder(const TempDir& dir, const std::vector<std::string>& targets) {
   const std::string folder = dir.file("plugins");
   fs::create_directories(folder);
-  for (const auto& t : targets) fs::copy_file(builtPlugin(t), folder + "/" + t + ".so", fs::copy_options::overwrite_existing);
+  for (const auto& t : targets)
+    fs::copy_file(builtPlugin(t), folder + "/" + t + ".so", fs::copy_options::overwrite_existing);
   return folder;
 }
 
@@ -45,7 +47,9 @@ struct LiveBus {
     EXPECT_FALSE(exchange->failed());
     EXPECT_EQ(h.mock("alive").count(), before + 1);
   }
-  static std::string aliveRoute() { return R"(<route id="alive"><from uri="direct:alive"/><to uri="mock:alive"/></route>)"; }
+  static std::string aliveRoute() {
+    return R"(<route id="alive"><from uri="direct:alive"/><to uri="mock:alive"/></route>)";
+  }
 };
 
 TEST(PluginHost, LoadsOnFirstUseAndRepliesAcrossTheAbi) {
@@ -133,7 +137,9 @@ TEST(PluginHost, RefusesAPluginBuiltForAnotherAbiMajorNamingBothVersions) {
   PluginHost host(bus.h.context(), {pluginFolder(dir, {"echo_abi2_plugin"})}, {});
   const auto problems = host.scan();
   ASSERT_EQ(problems.size(), 1u) << joined(problems);
-  EXPECT_NE(problems[0].find("echo_abi2_plugin.so: built for plugin ABI 2.0, but this busway speaks ABI 1.0"), std::string::npos)
+  EXPECT_NE(problems[0].find(
+                "echo_abi2_plugin.so: built for plugin ABI 2.0, but this busway speaks ABI 1.0"),
+            std::string::npos)
       << problems[0];
   EXPECT_EQ(host.plugins()[0].state, PluginInfo::State::refused);
   bus.expectAlive();
@@ -162,7 +168,9 @@ TEST(PluginHost, RefusesAPluginWithoutEntryPointWhenLoading) {
   EXPECT_TRUE(host.scan().empty());
   auto loaded = host.load("echo-no-entry");
   ASSERT_FALSE(loaded.ok());
-  EXPECT_NE(loaded.error().message.find("missing entry point 'busway_plugin_entry'"), std::string::npos) << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find("missing entry point 'busway_plugin_entry'"),
+            std::string::npos)
+      << loaded.error().message;
   bus.h.load(RouteHarness::table(LiveBus::aliveRoute()));
   bus.expectAlive();
 }
@@ -175,7 +183,9 @@ TEST(PluginHost, RefusesASecondPluginClaimingAnInstalledSchemeNamingBothFiles) {
   const auto problems = host.scan();
   ASSERT_EQ(problems.size(), 1u) << joined(problems);
   // Files are scanned in name order: echo_clash_plugin.so comes first and keeps the scheme.
-  EXPECT_NE(problems[0].find("echo_plugin.so: scheme 'echo' is already offered by"), std::string::npos) << problems[0];
+  EXPECT_NE(problems[0].find("echo_plugin.so: scheme 'echo' is already offered by"),
+            std::string::npos)
+      << problems[0];
   EXPECT_NE(problems[0].find("echo_clash_plugin.so"), std::string::npos) << problems[0];
   bus.expectAlive();
 }
@@ -207,7 +217,8 @@ TEST(PluginHost, UnderASignaturePolicyAnUnsignedPluginIsRefused) {
   host.scan();
   auto loaded = host.load("echo");
   ASSERT_FALSE(loaded.ok());
-  EXPECT_NE(loaded.error().message.find("refused by the signature policy"), std::string::npos) << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find("refused by the signature policy"), std::string::npos)
+      << loaded.error().message;
   EXPECT_NE(loaded.error().message.find("not signed"), std::string::npos) << loaded.error().message;
   bus.h.load(RouteHarness::table(LiveBus::aliveRoute()));
   bus.expectAlive();
@@ -222,7 +233,8 @@ TEST(PluginHost, UnderASignaturePolicyAFileChangedAfterSigningIsRefused) {
   host.scan();
   auto loaded = host.load("echo");
   ASSERT_FALSE(loaded.ok());
-  EXPECT_NE(loaded.error().message.find("does not match the file"), std::string::npos) << loaded.error().message;
+  EXPECT_NE(loaded.error().message.find("does not match the file"), std::string::npos)
+      << loaded.error().message;
   bus.h.load(RouteHarness::table(LiveBus::aliveRoute()));
   bus.expectAlive();
 }
@@ -250,7 +262,8 @@ TEST(PluginHost, APluginWhoseInitFailsMakesItsRoutesUnavailableAndTheOthersRun) 
   const auto diagnostics = bus.h.loadWithErrors(RouteHarness::table(LiveBus::aliveRoute() + R"(
     <route id="needs-plugin"><from uri="direct:needs"/><to uri="failing:x"/></route>)"));
   EXPECT_FALSE(diagnostics.hasErrors()) << diagnostics.toString();
-  EXPECT_NE(diagnostics.toString().find("cannot reach the echo licence server"), std::string::npos) << diagnostics.toString();
+  EXPECT_NE(diagnostics.toString().find("cannot reach the echo licence server"), std::string::npos)
+      << diagnostics.toString();
   bool found = false;
   for (const auto& route : bus.h.bus().status()) {
     if (route.id == "needs-plugin") {
@@ -275,18 +288,23 @@ namespace {
 TEST(PluginHostMany, SeveralPluginsLoadInOneProcess) {
   TempDir dir;
   LiveBus bus;
-  PluginHost host(bus.h.context(), {pluginFolder(dir, {"echo_plugin", "echo_failing_plugin", "echo_no_entry_plugin"})}, {});
+  PluginHost host(
+      bus.h.context(),
+      {pluginFolder(dir, {"echo_plugin", "echo_failing_plugin", "echo_no_entry_plugin"})}, {});
   EXPECT_TRUE(host.scan().empty());
   auto first = host.load("echo");
   ASSERT_TRUE(first.ok()) << first.error().message;
   auto second = host.load("echo-failing");
   ASSERT_FALSE(second.ok());
-  EXPECT_NE(second.error().message.find("its init failed"), std::string::npos) << second.error().message;
+  EXPECT_NE(second.error().message.find("its init failed"), std::string::npos)
+      << second.error().message;
   auto third = host.load("echo-no-entry");
   ASSERT_FALSE(third.ok());
-  EXPECT_NE(third.error().message.find("missing entry point"), std::string::npos) << third.error().message;
+  EXPECT_NE(third.error().message.find("missing entry point"), std::string::npos)
+      << third.error().message;
   // And the first still works.
-  bus.h.load(RouteHarness::table(R"(<route id="ask"><from uri="direct:ask"/><to uri="echo:x" pattern="in-out"/><to uri="mock:a"/></route>)"));
+  bus.h.load(RouteHarness::table(
+      R"(<route id="ask"><from uri="direct:ask"/><to uri="echo:x" pattern="in-out"/><to uri="mock:a"/></route>)"));
   bus.h.sendBody("direct:ask", "hi", "text/plain");
   EXPECT_EQ(bus.h.mock("a").bodies(), std::vector<std::string>{"echo: hi"});
 }

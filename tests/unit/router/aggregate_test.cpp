@@ -1,8 +1,8 @@
 // aggregate: grouping by correlation value, completion by size / timeout / predicate /
 // flush, the order of the combined bodies, and what the incoming messages see.
-#include <gtest/gtest.h>
-
 #include <algorithm>
+
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "route_harness.hpp"

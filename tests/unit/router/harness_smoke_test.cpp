@@ -7,7 +7,8 @@ namespace {
 
 TEST(RouteHarness, RoutesAMessageToAMock) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="direct:in"/><set-header name="x" constant="1"/><to uri="mock:out"/></route>)"));
+  h.load(RouteHarness::table(
+      R"(<route id="r"><from uri="direct:in"/><set-header name="x" constant="1"/><to uri="mock:out"/></route>)"));
   auto exchange = h.sendBody("direct:in", R"({"a":1})");
   ASSERT_TRUE(exchange);
   EXPECT_FALSE(exchange->failed());

@@ -10,11 +10,13 @@ using namespace std::chrono_literals;
 
 TEST(Bus, ARefusedTableDoesNotChangeTheLimitsOfARunningQueue) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="r"><from uri="queue:q?capacity=1&amp;when-full=reject"/>)"
-                             R"(<to uri="mock:out?gate=true"/></route>)"));
+  h.load(
+      RouteHarness::table(R"(<route id="r"><from uri="queue:q?capacity=1&amp;when-full=reject"/>)"
+                          R"(<to uri="mock:out?gate=true"/></route>)"));
   // A table that would make the queue roomy and blocking, but has an error elsewhere.
-  const auto d = h.loadWithErrors(RouteHarness::table(R"(<route id="r"><from uri="queue:q?capacity=1000&amp;when-full=block"/>)"
-                                                      R"(<to uri="mock:out"/></route><route id="bad"><from uri="nope:x"/></route>)"));
+  const auto d = h.loadWithErrors(RouteHarness::table(
+      R"(<route id="r"><from uri="queue:q?capacity=1000&amp;when-full=block"/>)"
+      R"(<to uri="mock:out"/></route><route id="bad"><from uri="nope:x"/></route>)"));
   ASSERT_TRUE(d.hasErrors());
   // Still capacity 1 and reject: one held by the gated mock, one queued, the third refused.
   EXPECT_FALSE(h.sendBody("queue:q", "1", "text/plain")->failed());
@@ -28,8 +30,10 @@ TEST(Bus, ARefusedTableDoesNotChangeTheLimitsOfARunningQueue) {
 
 TEST(Bus, AGracefulStopProcessesWhatIsStillQueued) {
   RouteHarness h;
-  h.load(RouteHarness::table(R"(<route id="slow"><from uri="queue:work?consumers=1"/><to uri="mock:done?delay=20ms"/></route>)"));
-  for (int i = 0; i < 20; ++i) EXPECT_FALSE(h.sendBody("queue:work", std::to_string(i), "text/plain")->failed());
+  h.load(RouteHarness::table(
+      R"(<route id="slow"><from uri="queue:work?consumers=1"/><to uri="mock:done?delay=20ms"/></route>)"));
+  for (int i = 0; i < 20; ++i)
+    EXPECT_FALSE(h.sendBody("queue:work", std::to_string(i), "text/plain")->failed());
   EXPECT_TRUE(h.bus().stop(10s));
   EXPECT_EQ(h.mock("done").count(), 20u) << "messages still in the queue at stop were dropped";
 }
@@ -41,9 +45,11 @@ TEST(Bus, ARequesterGetsAFailureWhenItsRequestWasDeadLettered) {
       <error-handler max-attempts="1" dead-letter-uri="mock:dead"/>
       <from uri="direct:service"/>
       <to uri="mock:backend?fail=2&amp;fail-kind=permanent"/></route>)"));
-  auto exchange = h.send("direct:service", Message(Body::make("ask", "text/plain")), ExchangePattern::in_out);
+  auto exchange =
+      h.send("direct:service", Message(Body::make("ask", "text/plain")), ExchangePattern::in_out);
   ASSERT_TRUE(exchange->failed());
-  EXPECT_NE(exchange->error->message.find("dead-lettered to mock:dead"), std::string::npos) << exchange->error->message;
+  EXPECT_NE(exchange->error->message.find("dead-lettered to mock:dead"), std::string::npos)
+      << exchange->error->message;
   EXPECT_EQ(h.mock("dead").count(), 1u);
   // In-only: safe in the dead-letter channel counts as handled.
   auto one_way = h.sendBody("direct:service", "tell", "text/plain");

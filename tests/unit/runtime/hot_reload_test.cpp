@@ -1,11 +1,11 @@
 // Hot reload under load: the table file is rewritten while 10,000 messages flow through a
 // queue, and the file watcher swaps the routes. Nothing may be lost or processed twice.
-#include <gtest/gtest.h>
-
 #include <QCoreApplication>
 #include <atomic>
 #include <set>
 #include <thread>
+
+#include <gtest/gtest.h>
 
 #include "busway/runtime/table_reloader.hpp"
 #include "child_process.hpp"
@@ -25,9 +25,12 @@ QCoreApplication& app() {
 }
 
 std::string table(int version) {
-  return RouteHarness::table(R"(<route id="work"><from uri="queue:in?capacity=20000&amp;consumers=4"/>)"
-                             R"(<set-header name="version" constant=")" + std::to_string(version) + R"("/>)"
-                             R"(<to uri="mock:out?delay=1ms"/></route>)");
+  return RouteHarness::table(
+      R"(<route id="work"><from uri="queue:in?capacity=20000&amp;consumers=4"/>)"
+      R"(<set-header name="version" constant=")" +
+      std::to_string(version) +
+      R"("/>)"
+      R"(<to uri="mock:out?delay=1ms"/></route>)");
 }
 
 // Pumps the Qt event loop (file watcher, debounce timer) until `done` or the timeout.
@@ -91,10 +94,12 @@ TEST(HotReload, SwapInTheMiddleOfTenThousandMessagesLosesNoneAndDuplicatesNone) 
   std::thread producer = produce(h, run, kMessages);
   ASSERT_TRUE(pumpUntil([&] { return run.count >= kMessages / 3; }, 30s));
   dir.write("routes.xml", table(2));
-  ASSERT_TRUE(pumpUntil([&] { return reloader.reloads() == 2; }, 10s)) << "the file change was not picked up";
+  ASSERT_TRUE(pumpUntil([&] { return reloader.reloads() == 2; }, 10s))
+      << "the file change was not picked up";
   const std::size_t sent_at_reload = run.count;
   producer.join();
-  ASSERT_TRUE(h.mock("out").waitFor(kMessages, 30s)) << "only " << h.mock("out").count() << " arrived";
+  ASSERT_TRUE(h.mock("out").waitFor(kMessages, 30s))
+      << "only " << h.mock("out").count() << " arrived";
   // Give stragglers (duplicates) a chance to show up before counting.
   std::this_thread::sleep_for(200ms);
 
@@ -122,10 +127,15 @@ TEST(HotReload, AnInvalidTableLeavesTheOldRoutesRunning) {
   constexpr std::size_t kMessages = 3'000;
   std::thread producer = produce(h, run, kMessages);
   ASSERT_TRUE(pumpUntil([&] { return run.count >= kMessages / 3; }, 30s));
-  dir.write("routes.xml", RouteHarness::table(R"(<route id="work"><from uri="queue:in?capacity=lots"/><to uri="mock:out"/></route>)"));
-  ASSERT_TRUE(pumpUntil([&] { return reloader.rejected() == 1; }, 10s)) << "the broken table was not noticed";
+  dir.write(
+      "routes.xml",
+      RouteHarness::table(
+          R"(<route id="work"><from uri="queue:in?capacity=lots"/><to uri="mock:out"/></route>)"));
+  ASSERT_TRUE(pumpUntil([&] { return reloader.rejected() == 1; }, 10s))
+      << "the broken table was not noticed";
   producer.join();
-  ASSERT_TRUE(h.mock("out").waitFor(kMessages, 30s)) << "only " << h.mock("out").count() << " arrived";
+  ASSERT_TRUE(h.mock("out").waitFor(kMessages, 30s))
+      << "only " << h.mock("out").count() << " arrived";
   std::this_thread::sleep_for(100ms);
 
   const auto received = h.mock("out").messages();

@@ -15,8 +15,8 @@ TableDefinition loadTable(const std::string& path, Diagnostics& diagnostics);
 
 // The same, from text in memory (tests, the admin API). `name` is used in locations;
 // includes are resolved relative to `base_dir`.
-TableDefinition loadTableFromString(const std::string& text, const std::string& name, const std::string& base_dir,
-                                    Diagnostics& diagnostics);
+TableDefinition loadTableFromString(const std::string& text, const std::string& name,
+                                    const std::string& base_dir, Diagnostics& diagnostics);
 
 // Appends `part` to `table`: several files given together act as one table.
 void mergeInto(TableDefinition& table, TableDefinition&& part);

@@ -51,7 +51,7 @@ struct ExpressionError {
 };
 
 struct CompiledExpression {
-  ExpressionPtr expression;             // null on error
+  ExpressionPtr expression;  // null on error
   std::optional<ExpressionError> error;
 };
 
@@ -76,7 +76,9 @@ class Template {
  public:
   static Result<Template> compile(std::string_view text, ExpressionError* error = nullptr);
   Result<std::string> render(const Exchange& exchange) const;
-  bool isConstant() const noexcept { return parts_.size() <= 1 && (parts_.empty() || !parts_[0].expression); }
+  bool isConstant() const noexcept {
+    return parts_.size() <= 1 && (parts_.empty() || !parts_[0].expression);
+  }
   const std::string& text() const noexcept { return text_; }
 
  private:

@@ -36,7 +36,8 @@ class Body {
   // Extra zeroed bytes kept after the data so SIMD parsers may read past the end.
   static constexpr std::size_t kPadding = 64;
 
-  static std::shared_ptr<const Body> make(std::string bytes, std::string media_type = std::string(media::octets));
+  static std::shared_ptr<const Body> make(std::string bytes,
+                                          std::string media_type = std::string(media::octets));
   static std::shared_ptr<const Body> fromJson(const nlohmann::json& value);
   static const std::shared_ptr<const Body>& empty();
 

@@ -47,7 +47,8 @@ class Exchange {
 
 using ExchangePtr = std::shared_ptr<Exchange>;
 
-inline ExchangePtr makeExchange(Message message, ExchangePattern pattern = ExchangePattern::in_only) {
+inline ExchangePtr makeExchange(Message message,
+                                ExchangePattern pattern = ExchangePattern::in_only) {
   return std::make_shared<Exchange>(std::move(message), pattern);
 }
 

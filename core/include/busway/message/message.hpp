@@ -35,7 +35,9 @@ class Message {
   void setId(std::string id) { id_ = std::move(id); }
   // The correlation id ties related messages together (a request and its reply, the
   // parts of a split). Defaults to the message's own id.
-  const std::string& correlationId() const noexcept { return correlation_id_.empty() ? id_ : correlation_id_; }
+  const std::string& correlationId() const noexcept {
+    return correlation_id_.empty() ? id_ : correlation_id_;
+  }
   void setCorrelationId(std::string id) { correlation_id_ = std::move(id); }
   std::chrono::system_clock::time_point timestamp() const noexcept { return timestamp_; }
   void setTimestamp(std::chrono::system_clock::time_point at) noexcept { timestamp_ = at; }

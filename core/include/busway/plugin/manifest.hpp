@@ -49,7 +49,8 @@ struct PluginManifest {
 // the ELF headers; a truncated or hostile file gives an error, never a crash).
 Result<std::string> readManifestSection(const std::string& path);
 // The same from bytes already in memory (the bytes that were verified and will be loaded).
-Result<std::string> readManifestSectionFromBytes(const std::string& bytes, const std::string& name_for_errors);
+Result<std::string> readManifestSectionFromBytes(const std::string& bytes,
+                                                 const std::string& name_for_errors);
 
 Result<PluginManifest> readManifest(const std::string& path);
 

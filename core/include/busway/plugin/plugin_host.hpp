@@ -49,8 +49,8 @@ class PluginHost {
     validate,  // never load: check URIs against manifests only (busway validate)
   };
 
-  PluginHost(BusContext& context, std::vector<std::string> search_path, PluginPolicy policy, Mode mode = Mode::run,
-             std::string bundled_dir = {});
+  PluginHost(BusContext& context, std::vector<std::string> search_path, PluginPolicy policy,
+             Mode mode = Mode::run, std::string bundled_dir = {});
   ~PluginHost();
   PluginHost(const PluginHost&) = delete;
   PluginHost& operator=(const PluginHost&) = delete;

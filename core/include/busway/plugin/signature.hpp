@@ -25,11 +25,11 @@ Result<std::string> keyIdOfPublicKey(const std::string& public_pem);
 Result<std::string> signBytes(const std::string& bytes, const std::string& private_pem);
 
 struct SignatureCheck {
-  bool signed_ = false;   // a .sig file exists and parses
-  bool valid = false;     // the signature verifies against a trusted key
-  std::string key_id;     // of the signature
-  std::string signer;     // name of the trusted key file that verified it
-  std::string problem;    // for people, when not valid: what is wrong and what to do
+  bool signed_ = false;  // a .sig file exists and parses
+  bool valid = false;    // the signature verifies against a trusted key
+  std::string key_id;    // of the signature
+  std::string signer;    // name of the trusted key file that verified it
+  std::string problem;   // for people, when not valid: what is wrong and what to do
 };
 
 // Public keys a bus trusts: every *.pub (PEM) file in a folder.

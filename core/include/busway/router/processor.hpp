@@ -29,7 +29,9 @@ class Processor {
   // True when process() always finishes synchronously. Such a processor may be run with
   // runSynchronously(), which builds no continuation: the hot path of cheap routes.
   virtual bool synchronous() const noexcept { return false; }
-  virtual void runSynchronously(const ExchangePtr& exchange) { process(exchange, [] {}); }
+  virtual void runSynchronously(const ExchangePtr& exchange) {
+    process(exchange, [] {});
+  }
 };
 
 using ProcessorPtr = std::shared_ptr<Processor>;

@@ -21,8 +21,8 @@ struct ErrorPolicy {
   double backoff = 2.0;
   std::chrono::milliseconds max_delay{60'000};
   double jitter = 0.1;
-  bool retry_all = false;      // false: only transient, timeout and rejected errors are retried
-  ProcessorPtr dead_letter;    // null: no dead-letter channel
+  bool retry_all = false;    // false: only transient, timeout and rejected errors are retried
+  ProcessorPtr dead_letter;  // null: no dead-letter channel
   std::string dead_letter_name;
 
   bool retries(const Error& error) const noexcept;
@@ -42,7 +42,7 @@ class Stateful {
 struct RouteStats {
   std::uint64_t received = 0;
   std::uint64_t completed = 0;
-  std::uint64_t failed = 0;         // reported to the source as failed
+  std::uint64_t failed = 0;  // reported to the source as failed
   std::uint64_t dead_lettered = 0;
   std::uint64_t redeliveries = 0;
   std::uint64_t in_flight = 0;
@@ -52,7 +52,8 @@ struct RouteStats {
 // metrics and graceful stop need. This is the processor a consumer feeds.
 class Route final : public Processor, public std::enable_shared_from_this<Route> {
  public:
-  Route(std::string id, ProcessorPtr pipeline, ErrorPolicy policy, boost::asio::any_io_executor executor,
+  Route(std::string id, ProcessorPtr pipeline, ErrorPolicy policy,
+        boost::asio::any_io_executor executor,
         std::vector<std::shared_ptr<Stateful>> stateful = {});
 
   bool process(const ExchangePtr& exchange, Done done) override;
@@ -65,9 +66,11 @@ class Route final : public Processor, public std::enable_shared_from_this<Route>
   void flush();
 
  private:
-  bool attempt(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original, Done& done);
+  bool attempt(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original,
+               Done& done);
   // Decides what happens after an attempt; returns true when finished synchronously.
-  bool settle(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original, Done& done, bool async);
+  bool settle(const ExchangePtr& exchange, const std::shared_ptr<const Message>& original,
+              Done& done, bool async);
   void finished();
 
   const std::string id_;
@@ -78,7 +81,8 @@ class Route final : public Processor, public std::enable_shared_from_this<Route>
   boost::asio::any_io_executor executor_;
   std::vector<std::shared_ptr<Stateful>> stateful_;
 
-  std::atomic<std::uint64_t> received_{0}, completed_{0}, failed_{0}, dead_lettered_{0}, redeliveries_{0};
+  std::atomic<std::uint64_t> received_{0}, completed_{0}, failed_{0}, dead_lettered_{0},
+      redeliveries_{0};
   std::atomic<std::uint64_t> in_flight_{0};
   std::atomic<int> idle_waiters_{0};  // notify only when a drain is waiting
   std::mutex idle_mutex_;

@@ -36,6 +36,7 @@ struct CompiledTable {
 
 // Compiles `table`. Every problem goes to `diagnostics` (with the position of the
 // element or attribute at fault); returns null when there was any error.
-std::unique_ptr<CompiledTable> compileTable(const TableDefinition& table, BusContext& context, Diagnostics& diagnostics);
+std::unique_ptr<CompiledTable> compileTable(const TableDefinition& table, BusContext& context,
+                                            Diagnostics& diagnostics);
 
 }  // namespace busway

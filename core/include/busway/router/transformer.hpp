@@ -30,8 +30,8 @@ class TransformerRegistry {
 
   void add(std::string kind, Factory factory);
   std::vector<std::string> kinds() const;
-  Result<std::shared_ptr<const Transformer>> create(std::string_view kind,
-                                                    const std::map<std::string, std::string>& options) const;
+  Result<std::shared_ptr<const Transformer>> create(
+      std::string_view kind, const std::map<std::string, std::string>& options) const;
 
  private:
   mutable std::mutex mutex_;

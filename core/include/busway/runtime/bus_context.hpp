@@ -9,9 +9,8 @@
 #include "busway/store/dead_letters.hpp"
 #include "busway/store/idempotency.hpp"
 #include "busway/store/segment_log.hpp"
-#include "busway/util/result.hpp"
-
 #include "busway/util/asio.hpp"
+#include "busway/util/result.hpp"
 
 namespace busway {
 

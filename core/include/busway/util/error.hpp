@@ -13,7 +13,7 @@ enum class ErrorKind {
   permanent,
   rejected,  // back-pressure: a bounded resource refused the message
   timeout,
-  invalid,   // bad input: the message cannot be processed as it is
+  invalid,  // bad input: the message cannot be processed as it is
   // A component a route needs is not available (its plugin failed to load or start). At
   // load time this makes the route unavailable instead of refusing the whole table.
   unavailable,

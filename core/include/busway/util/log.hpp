@@ -18,15 +18,23 @@ class Log {
  public:
   static void setLevel(LogLevel level) noexcept;
   static LogLevel level() noexcept;
-  static bool enabled(LogLevel level) noexcept { return level >= threshold_.load(std::memory_order_relaxed); }
+  static bool enabled(LogLevel level) noexcept {
+    return level >= threshold_.load(std::memory_order_relaxed);
+  }
   static void write(LogLevel level, std::string_view category, std::string_view message);
 
  private:
   static std::atomic<LogLevel> threshold_;
 };
 
-inline void logInfo(std::string_view category, std::string_view message) { Log::write(LogLevel::info, category, message); }
-inline void logWarn(std::string_view category, std::string_view message) { Log::write(LogLevel::warn, category, message); }
-inline void logError(std::string_view category, std::string_view message) { Log::write(LogLevel::error, category, message); }
+inline void logInfo(std::string_view category, std::string_view message) {
+  Log::write(LogLevel::info, category, message);
+}
+inline void logWarn(std::string_view category, std::string_view message) {
+  Log::write(LogLevel::warn, category, message);
+}
+inline void logError(std::string_view category, std::string_view message) {
+  Log::write(LogLevel::error, category, message);
+}
 
 }  // namespace busway

@@ -23,7 +23,8 @@ std::vector<std::string_view> splitList(std::string_view text, char delimiter);
 // Levenshtein distance, for "did you mean" suggestions.
 std::size_t editDistance(std::string_view a, std::string_view b);
 // The candidate closest to `word`, if it is close enough to be a plausible typo.
-std::optional<std::string> closestMatch(std::string_view word, const std::vector<std::string>& candidates);
+std::optional<std::string> closestMatch(std::string_view word,
+                                        const std::vector<std::string>& candidates);
 // " (did you mean 'x'?)" or "".
 std::string didYouMean(std::string_view word, const std::vector<std::string>& candidates);
 

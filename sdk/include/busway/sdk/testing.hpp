@@ -685,7 +685,8 @@ class TestHost {
     api.sending_wants_reply = [](const bw_sending* s) {
       return fromSending(s)->wants_reply ? 1 : 0;
     };
-    api.schedule = [](bw_host* h, std::uint64_t delay_ms, void (*fn)(void*), void* context) -> bw_status {
+    api.schedule = [](bw_host* h, std::uint64_t delay_ms, void (*fn)(void*),
+                      void* context) -> bw_status {
       TestHost* self = fromHost(h);
       const std::lock_guard<std::mutex> lock(self->mutex_);
       self->timers_.push_back(Timer{self->now_ + std::chrono::milliseconds(delay_ms),

@@ -77,8 +77,9 @@ class WorkerPool {
       }
     });
     if (!taken) {
-      later->fail(Status::rejected, where + ": " + std::to_string(capacity_) +
-                                        " sends are already waiting for this endpoint (back-pressure)");
+      later->fail(Status::rejected,
+                  where + ": " + std::to_string(capacity_) +
+                      " sends are already waiting for this endpoint (back-pressure)");
     }
   }
 
