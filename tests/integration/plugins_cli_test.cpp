@@ -246,6 +246,34 @@ TEST(CliPlugins, ListUsesBuswayPluginPath) {
   EXPECT_TRUE(contains(r.out, b.path() + ":\n  test-marker 0.3.1")) << r.out;
 }
 
+// A plugin's own options on the command line, checked against its manifest before anything
+// runs: a bad one stops the command with exit 2 and says which and why.
+TEST(CliPlugins, PluginOptionsAreCheckedBeforeTheBusStarts) {
+  TempDir dir;
+  const std::string table = dir.write("routes.xml", R"(<routes xmlns="urn:busway:routes:1">
+  <route id="call"><from uri="direct:in"/><to uri="http://127.0.0.1:9/x"/></route>
+</routes>
+)");
+  const auto good =
+      runCommand({kBusway, "validate", "--plugin-option", "http.client-threads=8", table});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  const auto bad_value =
+      runCommand({kBusway, "validate", "--plugin-option", "http.client-threads=many", table});
+  EXPECT_EQ(bad_value.exit_code, 2);
+  EXPECT_TRUE(contains(bad_value.err,
+                       "busway validate: --plugin-option http.client-threads=many: plugin 'http': "
+                       "option 'client-threads' of http: is 'many', expected an integer"))
+      << bad_value.err;
+  const auto typo =
+      runCommand({kBusway, "run", "--plugin-option", "htp.client-threads=8", "--for", "1s", table});
+  EXPECT_EQ(typo.exit_code, 2);
+  EXPECT_TRUE(contains(typo.err, "no plugin 'htp' is installed (did you mean 'http'?)"))
+      << typo.err;
+  const auto shape = runCommand({kBusway, "run", "--plugin-option", "http=8", table});
+  EXPECT_EQ(shape.exit_code, 2);
+  EXPECT_TRUE(contains(shape.err, "expected PLUGIN.OPTION=VALUE")) << shape.err;
+}
+
 TEST(CliPlugins, HelpAndUsageErrors) {
   const auto help = runCommand({kBusway, "plugins", "--help"});
   EXPECT_EQ(help.exit_code, 0);

@@ -8,6 +8,7 @@
  *  ECHO_NO_ENTRY                    no entry point
  *  ECHO_ID / ECHO_SCHEME            its id and scheme
  *  ECHO_INLINE                      its manifest asks for "inline_routes"
+ * Its own options (config greeting, workers) are counted at init as "config NAME=VALUE".
  * Every variant counts the done callbacks that ran inside its own deliver call, on its
  * thread (metric done_while_delivering): what "inline_routes" changes. */
 #include <pthread.h>
@@ -45,7 +46,9 @@ __attribute__((section(".busway_manifest"), used)) static const char manifest[] 
     "\"abi\":{\"major\":" STR(ECHO_ABI_MAJOR) ",\"minor\":" STR(ECHO_ABI_MINOR) "},"
     "\"endpoints\":[{\"scheme\":\"" ECHO_SCHEME "\",\"consumer\":true,\"producer\":true," ECHO_INLINE_FIELD "\"doc\":\"echo for tests\","
     "\"options\":[{\"name\":\"prefix\",\"type\":\"string\",\"default\":\"echo: \",\"doc\":\"put before the body\"},"
-    "{\"name\":\"count\",\"type\":\"integer\",\"default\":\"3\",\"doc\":\"messages a consumer delivers\"}]}]}";
+    "{\"name\":\"count\",\"type\":\"integer\",\"default\":\"3\",\"doc\":\"messages a consumer delivers\"}]}],"
+    "\"config\":[{\"name\":\"greeting\",\"type\":\"string\",\"default\":\"hello\",\"doc\":\"said at init\"},"
+    "{\"name\":\"workers\",\"type\":\"integer\",\"default\":2,\"doc\":\"unused\"}]}";
 
 static const bw_host_api* host_api;
 static bw_host* host;
@@ -193,10 +196,15 @@ static const bw_endpoint_api* const endpoints[] = {&echo_endpoint};
 
 static bw_status init(const bw_host_api* api, bw_host* h, const bw_option* config, size_t n,
                       void** state, bw_error* error) {
-  (void)config;
-  (void)n;
   host_api = api;
   host = h;
+  /* Each option of its own it was given, as a counter "config NAME=VALUE", for the tests. */
+  for (size_t i = 0; i < n; ++i) {
+    char name[160];
+    const int len = snprintf(name, sizeof name, "config %.*s=%.*s", (int)config[i].name.size,
+                             config[i].name.data, (int)config[i].value.size, config[i].value.data);
+    if (len > 0 && (size_t)len < sizeof name) api->metric_add(h, s(name), 1.0);
+  }
   *state = NULL;
 #ifdef ECHO_FAIL_INIT
   set_error(error, "cannot reach the echo licence server (test plugin built to fail)");

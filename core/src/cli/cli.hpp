@@ -45,12 +45,14 @@ struct PluginOptions {
   std::vector<std::string> search_path;
   bool require_signatures = false;
   std::string trust_dir;
+  std::vector<std::string> settings;  // --plugin-option ID.NAME=VALUE, as given
   std::string error;
   bool parse(Args& args);  // false: see `error` or args.error()
 };
 const char* pluginOptionsHelp();
+// Null when a --plugin-option is refused; `error` then says which and why.
 std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOptions& options,
-                                           PluginHost::Mode mode);
+                                           PluginHost::Mode mode, std::string& error);
 
 // $BUSWAY_DATA_DIR, else $XDG_STATE_HOME/busway, else ~/.local/state/busway (store_command.cpp).
 std::filesystem::path defaultDataDir();

@@ -14,6 +14,8 @@ bool PluginOptions::parse(Args& args) {
   if (search_path.empty()) search_path = defaultPluginPath();
   require_signatures = args.flag("require-signatures");
   args.option("trust", trust_dir);
+  std::string setting;
+  while (args.option("plugin-option", setting)) settings.push_back(setting);
   if (require_signatures && trust_dir.empty()) {
     error = "--require-signatures needs --trust DIR (the folder of trusted *.pub keys)";
     return false;
@@ -31,13 +33,19 @@ std::string bundledPluginDir() {
 }
 
 std::unique_ptr<PluginHost> makePluginHost(BusContext& context, const PluginOptions& options,
-                                           PluginHost::Mode mode) {
+                                           PluginHost::Mode mode, std::string& error) {
   PluginPolicy policy;
   policy.require_signatures = options.require_signatures;
   policy.trust_dir = options.trust_dir;
   auto host =
       std::make_unique<PluginHost>(context, options.search_path, policy, mode, bundledPluginDir());
   host->scan();  // problems are logged, one line per refused file
+  for (const auto& setting : options.settings) {
+    if (auto applied = applyPluginSetting(*host, setting); !applied) {
+      error = applied.error().message;
+      return nullptr;
+    }
+  }
   return host;
 }
 
@@ -45,6 +53,9 @@ const char* pluginOptionsHelp() {
   return R"(  --plugin-path DIR    where third-party plugins are (repeatable; default $BUSWAY_PLUGIN_PATH)
   --require-signatures load only plugins signed by a key in --trust (bundled ones exempt)
   --trust DIR          folder of trusted public keys (*.pub) for signature checks
+  --plugin-option PLUGIN.OPTION=VALUE
+                       one of a plugin's own options (repeatable; `busway plugins inspect
+                       PLUGIN` lists them), checked against its manifest before it loads
 )";
 }
 

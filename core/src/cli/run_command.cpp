@@ -171,7 +171,12 @@ int runCommand(Args& args) {
   BusContext context(threads);
   context.setDataDir(data_dir, store_options);
   // Declared before the bus: the bus's routes use plugin endpoints and must go first.
-  auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::run);
+  std::string plugin_error;
+  auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::run, plugin_error);
+  if (!plugins) {
+    std::cerr << "busway run: " << plugin_error << "\n";
+    return kUsage;
+  }
   Bus bus(context);
   logInfo("busway", std::string("busway ") + kVersion + " starting with " +
                         std::to_string(context.threads()) + " threads as node " + node_id);

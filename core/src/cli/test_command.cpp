@@ -64,6 +64,7 @@ int testCommand(Args& args) {
 
   testkit::RunOptions options;
   options.plugin_search_path = plugin_options.search_path;
+  options.plugin_settings = plugin_options.settings;
   options.bundled_plugin_dir = bundledPluginDir();
   options.verbose = verbose;
   int passed = 0, failed = 0;

@@ -43,7 +43,12 @@ Exit codes: 0 all tables valid, 1 some table invalid, 2 usage error.
     return kUsage;
   }
   BusContext context(1);
-  auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::validate);
+  std::string plugin_error;
+  auto plugins = makePluginHost(context, plugin_options, PluginHost::Mode::validate, plugin_error);
+  if (!plugins) {
+    std::cerr << "busway validate: " << plugin_error << "\n";
+    return kUsage;
+  }
   int status = kOk;
   // Each entry is one table: a single file, or (--as-one) all of them.
   std::vector<std::vector<std::string>> tables;

@@ -18,6 +18,7 @@
 #include "busway/router/transformer.hpp"
 #include "busway/runtime/bus_context.hpp"
 #include "busway/util/log.hpp"
+#include "busway/util/text.hpp"
 #include "plugin_internal.hpp"
 
 namespace busway {
@@ -54,6 +55,7 @@ std::vector<std::string> defaultPluginPath() {
 struct PluginHost::Entry {
   PluginInfo info;
   std::shared_ptr<LoadedPlugin> loaded;
+  std::vector<std::pair<std::string, std::string>> config;  // set by configure()
 };
 
 LoadedPlugin::~LoadedPlugin() {
@@ -373,6 +375,67 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::load(const std::string& id) {
   return Error(ErrorKind::unavailable, "no plugin with id '" + id + "' is installed");
 }
 
+Result<void> PluginHost::configure(const std::string& id, const std::string& option,
+                                   const std::string& value) {
+  std::lock_guard lock(mutex_);
+  std::vector<std::string> ids;
+  for (auto& entry : entries_) {
+    if (!entry->info.manifest || entry->info.state == PluginInfo::State::refused) continue;
+    const PluginManifest& manifest = *entry->info.manifest;
+    ids.push_back(manifest.id);
+    if (manifest.id != id) continue;
+    if (entry->loaded) {
+      return Error(ErrorKind::invalid, "plugin '" + id +
+                                           "' is loaded already; its options take effect "
+                                           "only when busway starts");
+    }
+    std::vector<std::string> names;
+    for (const auto& spec : manifest.config) names.push_back(spec.name);
+    if (names.empty()) {
+      return Error(ErrorKind::invalid, "plugin '" + id + "' has no options of its own");
+    }
+    Uri given;
+    given.scheme = id;
+    given.options = {{option, value}};
+    // One option at a time: whether the required ones are all set is known only at load.
+    auto one_at_a_time = manifest.config;
+    for (auto& spec : one_at_a_time) spec.required = false;
+    if (auto checked = checkOptions(given, one_at_a_time); !checked) {
+      std::string known;
+      for (const auto& name : names) known += (known.empty() ? "" : ", ") + name;
+      return Error(ErrorKind::invalid, "plugin '" + id + "': " + checked.error().message +
+                                           " (its options: " + known + ")");
+    }
+    auto& config = entry->config;
+    config.erase(std::remove_if(config.begin(), config.end(),
+                                [&](const auto& set) { return set.first == option; }),
+                 config.end());
+    config.emplace_back(option, value);
+    return {};
+  }
+  return Error(ErrorKind::invalid, "no plugin '" + id + "' is installed" + didYouMean(id, ids) +
+                                       "; `busway plugins` lists them");
+}
+
+Result<void> applyPluginSetting(PluginHost& host, const std::string& setting) {
+  const auto dot = setting.find('.');
+  const auto equals = setting.find('=');
+  if (dot == std::string::npos || equals == std::string::npos || dot == 0 || dot > equals ||
+      equals == dot + 1) {
+    return Error(ErrorKind::invalid,
+                 "--plugin-option " + setting +
+                     ": expected PLUGIN.OPTION=VALUE, for example http.client-threads=32");
+  }
+  auto configured =
+      host.configure(setting.substr(0, dot), setting.substr(dot + 1, equals - dot - 1),
+                     setting.substr(equals + 1));
+  if (!configured) {
+    return Error(ErrorKind::invalid,
+                 "--plugin-option " + setting + ": " + configured.error().message);
+  }
+  return {};
+}
+
 Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
   PluginInfo& info = entry.info;
   if (entry.loaded) return entry.loaded;
@@ -460,7 +523,15 @@ Result<std::shared_ptr<LoadedPlugin>> PluginHost::loadLocked(Entry& entry) {
   }
   plugin->descriptor = descriptor;
   if (descriptor->init != nullptr) {
-    OptionArray config({}, plugin->manifest.config);
+    for (const auto& spec : plugin->manifest.config) {
+      const bool set = std::any_of(entry.config.begin(), entry.config.end(),
+                                   [&](const auto& given) { return given.first == spec.name; });
+      if (spec.required && !set) {
+        return fail("its option '" + spec.name + "' is required (" + spec.doc +
+                    "); set it with --plugin-option " + plugin->id + "." + spec.name + "=VALUE");
+      }
+    }
+    OptionArray config(entry.config, plugin->manifest.config);
     ErrorBuffer error;
     const bw_status status = descriptor->init(hostApi(), &plugin->host, config.data(),
                                               config.size(), &plugin->state, &error.error);

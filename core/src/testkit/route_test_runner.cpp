@@ -181,6 +181,12 @@ RouteTestResult runRouteTest(const RouteTest& test, const RunOptions& options) {
   PluginHost plugins(context, options.plugin_search_path, PluginPolicy{}, PluginHost::Mode::run,
                      options.bundled_plugin_dir);
   plugins.scan();
+  for (const auto& setting : options.plugin_settings) {
+    if (auto applied = applyPluginSetting(plugins, setting); !applied) {
+      fail(here, applied.error().message);
+      return finish();
+    }
+  }
   auto stubs = std::make_shared<StubComponent>();
   if (auto added = context.components().add(stubs, "busway test"); !added) {
     fail(here, added.error().message);

@@ -130,6 +130,40 @@ TEST(PluginHost, AnInlineRoutesConsumerRunsTheRouteOnItsOwnThread) {
   bus.expectAlive();
 }
 
+// A plugin's own options (the manifest's "config"): checked against the manifest before the
+// plugin loads, then given to its init along with the defaults of those not set.
+TEST(PluginHost, PluginOptionsAreCheckedAgainstTheManifestAndReachInit) {
+  TempDir dir;
+  LiveBus bus;
+  PluginHost host(bus.h.context(), {pluginFolder(dir, {"echo_plugin"})}, {});
+  host.scan();
+  EXPECT_TRUE(applyPluginSetting(host, "echo.greeting=salut"));
+  const auto message = [&](const std::string& setting) {
+    auto r = applyPluginSetting(host, setting);
+    return r ? std::string("accepted") : r.error().message;
+  };
+  EXPECT_EQ(
+      message("echo.workers=many"),
+      "--plugin-option echo.workers=many: plugin 'echo': option 'workers' of echo: is 'many', "
+      "expected an integer (its options: greeting, workers)");
+  EXPECT_NE(message("echo.greting=x").find("did you mean 'greeting'?"), std::string::npos);
+  EXPECT_NE(message("ecko.greeting=x").find("no plugin 'ecko' is installed (did you mean 'echo'?)"),
+            std::string::npos);
+  EXPECT_NE(message("echo-greeting").find("expected PLUGIN.OPTION=VALUE"), std::string::npos);
+  EXPECT_NE(message("echo.=x").find("expected PLUGIN.OPTION=VALUE"), std::string::npos);
+
+  bus.h.load(RouteHarness::table(LiveBus::aliveRoute() + R"(
+    <route id="ask"><from uri="direct:ask"/><to uri="echo:x" pattern="in-out"/><to uri="mock:answers"/></route>)"));
+  ASSERT_FALSE(bus.h.sendBody("direct:ask", "world", "text/plain")->failed());
+  auto metrics = host.metrics("echo");
+  EXPECT_EQ(metrics["config greeting=salut"], 1);  // set
+  EXPECT_EQ(metrics["config workers=2"], 1);       // its default
+  EXPECT_EQ(metrics.count("config greeting=hello"), 0u);
+  // Loaded: a new value could not reach init any more, so it is refused, not ignored.
+  EXPECT_NE(message("echo.greeting=late").find("is loaded already"), std::string::npos);
+  bus.expectAlive();
+}
+
 TEST(PluginHost, RefusesAPluginBuiltForAnotherAbiMajorNamingBothVersions) {
   TempDir dir;
   LiveBus bus;

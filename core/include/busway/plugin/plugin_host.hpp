@@ -70,6 +70,12 @@ class PluginHost {
   // bytes that are loaded, checks the ABI, runs its init.
   Result<std::shared_ptr<LoadedPlugin>> load(const std::string& id);
 
+  // Sets one of a plugin's own options (the manifest's "config"), checked against the
+  // manifest: the plugin's init receives it when the plugin loads. Refused for a plugin
+  // that is not installed or already loaded, and for an unknown option or a bad value.
+  Result<void> configure(const std::string& id, const std::string& option,
+                         const std::string& value);
+
   // Watches the plugin folders; new files are scanned and `on_change` runs (e.g. to reload
   // the routing table, so routes waiting for a scheme come up). Needs a Qt event loop.
   void watch(std::function<void()> on_change);
@@ -99,6 +105,10 @@ class PluginHost {
   std::map<std::string, Entry*> by_scheme_;
   std::unique_ptr<QObject> watcher_owner_;
 };
+
+// One "PLUGIN.OPTION=VALUE" as given on the command line (--plugin-option), applied with
+// PluginHost::configure; the error names the setting.
+Result<void> applyPluginSetting(PluginHost& host, const std::string& setting);
 
 // The search path from BUSWAY_PLUGIN_PATH (colon-separated), else the default folder.
 std::vector<std::string> defaultPluginPath();

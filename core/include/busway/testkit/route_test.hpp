@@ -85,6 +85,7 @@ struct RouteTestResult {
 
 struct RunOptions {
   std::vector<std::string> plugin_search_path;  // for data formats and transformers
+  std::vector<std::string> plugin_settings;     // --plugin-option PLUGIN.OPTION=VALUE
   std::string bundled_plugin_dir;
   bool verbose = false;
 };
