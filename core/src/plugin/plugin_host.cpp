@@ -414,7 +414,7 @@ Result<void> PluginHost::configure(const std::string& id, const std::string& opt
     return {};
   }
   return Error(ErrorKind::invalid, "no plugin '" + id + "' is installed" + didYouMean(id, ids) +
-                                       "; `busway plugins` lists them");
+                                       "; `busway plugins list` shows them");
 }
 
 Result<void> applyPluginSetting(PluginHost& host, const std::string& setting) {
