@@ -13,6 +13,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bus_process.hpp"
 #include "child_process.hpp"
 #include "servers/mosquitto_server.hpp"
 #include "servers/server_support.hpp"
@@ -25,59 +26,10 @@ using namespace std::chrono_literals;
 const std::string kBusway = BUSWAY_EXE;
 const std::string kPeer = std::string(BUSWAY_BINARY_DIR) + "/bin/busway-mqtt-peer";
 
-std::string table(const std::string& routes) {
-  return "<routes xmlns=\"urn:busway:routes:1\">\n" + routes + "\n</routes>\n";
-}
-
-std::string route(const std::string& id, const std::string& from, const std::string& to) {
-  return "  <route id=\"" + id + "\"><from uri=\"" + from + "\"/><to uri=\"" + to + "\"/></route>";
-}
-
-// "&" in a URI inside XML.
-std::string xml(std::string text) {
-  for (std::size_t pos = text.find('&'); pos != std::string::npos; pos = text.find('&', pos + 5)) {
-    text.replace(pos, 1, "&amp;");
-  }
-  return text;
-}
-
-class Bus {
+// `busway run` with the test's table; start() waits for the consumers to subscribe.
+class Bus : public BusProcess {
  public:
-  Bus(const TempDir& dir, const std::string& routes) : dir_(dir) {
-    dir_.write("routes.xml", table(routes));
-  }
-  ~Bus() { process_.stop(15s); }
-  // Starts `busway run` and waits until `consumers` mqtt connections have subscribed.
-  void start(int consumers = 1) {
-    ASSERT_TRUE(process_.start({kBusway, "run", dir_.file("routes.xml")}, dir_.path()));
-    ASSERT_TRUE(waitForCount("subscribed to '", total_subscribed_ + consumers, 30s)) << output();
-    total_subscribed_ += consumers;
-  }
-  int stop() {
-    const int code = process_.stop(30s);
-    past_ += process_.out() + process_.err();
-    return code;
-  }
-  std::string output() const { return past_ + process_.out() + process_.err(); }
-
- private:
-  bool waitForCount(const std::string& text, int wanted, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      const std::string all = output();
-      int n = 0;
-      for (auto pos = all.find(text); pos != std::string::npos; pos = all.find(text, pos + 1)) ++n;
-      if (n >= wanted) return true;
-      if (!process_.running()) return false;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-
-  const TempDir& dir_;
-  ChildProcess process_;
-  std::string past_;
-  int total_subscribed_ = 0;
+  Bus(const TempDir& dir, const std::string& routes) : BusProcess(kBusway, dir, routes) {}
 };
 
 // A subscriber started in the background; result() waits for it and parses its summary.
@@ -129,7 +81,8 @@ TEST_P(MqttRoundTrip, EveryMessageCrossesTheBusWithItsQos) {
   const std::string q = std::to_string(qos);
   MosquittoServer broker;
   TempDir dir;
-  Bus bus(dir, route("pass", xml(broker.uri("in/q?qos=" + q)), xml(broker.uri("out/q?qos=" + q))));
+  Bus bus(dir, route("pass", xmlAttribute(broker.uri("in/q?qos=" + q)),
+                     xmlAttribute(broker.uri("out/q?qos=" + q))));
   bus.start();
   const std::string port = std::to_string(broker.port());
   Subscriber sub(
@@ -147,8 +100,8 @@ INSTANTIATE_TEST_SUITE_P(Qos, MqttRoundTrip, ::testing::Values(0, 1, 2));
 TEST(Mqtt, RetainedMessageReachesALateSubscriber) {
   MosquittoServer broker;
   TempDir dir;
-  Bus bus(dir,
-          route("keep", xml(broker.uri("in/r")), xml(broker.uri("state/r?retain=true&qos=1"))));
+  Bus bus(dir, route("keep", xmlAttribute(broker.uri("in/r")),
+                     xmlAttribute(broker.uri("state/r?retain=true&qos=1"))));
   bus.start();
   const std::string port = std::to_string(broker.port());
   const auto pub =
@@ -206,8 +159,9 @@ TEST(Mqtt, PersistentSessionGetsWhatWasPublishedWhileTheBusWasDown) {
   MosquittoServer broker;
   TempDir dir;
   Bus bus(dir,
-          route("durable", xml(broker.uri("in/p?client-id=bus-durable&clean-session=false&qos=1")),
-                xml(broker.uri("out/p?qos=1"))));
+          route("durable",
+                xmlAttribute(broker.uri("in/p?client-id=bus-durable&clean-session=false&qos=1")),
+                xmlAttribute(broker.uri("out/p?qos=1"))));
   bus.start();  // registers the session and its subscription with the broker
   ASSERT_EQ(bus.stop(), 0) << bus.output();
   const std::string port = std::to_string(broker.port());
@@ -224,8 +178,8 @@ TEST(Mqtt, PersistentSessionGetsWhatWasPublishedWhileTheBusWasDown) {
 TEST(Mqtt, Mqtt5UserPropertiesAndContentTypeCrossTheBus) {
   MosquittoServer broker;
   TempDir dir;
-  Bus bus(dir, route("v5", xml(broker.uri("in/v5?protocol=5&media-type=application/json")),
-                     xml(broker.uri("out/v5?protocol=5"))));
+  Bus bus(dir, route("v5", xmlAttribute(broker.uri("in/v5?protocol=5&media-type=application/json")),
+                     xmlAttribute(broker.uri("out/v5?protocol=5"))));
   bus.start();
   const std::string port = std::to_string(broker.port());
   Subscriber sub(dir, {"--port", port, "--topic", "out/v5", "--count", "1", "--timeout", "30",
@@ -261,8 +215,8 @@ TEST(Mqtt, TlsListenerWithTheBrokersCa) {
                          "\nkeyfile " + certs.file("server.key") + "\n");
   TempDir dir;
   const std::string tls = "mqtt://127.0.0.1:" + std::to_string(tls_port) + "/";
-  Bus bus(dir, route("secure", xml(tls + "in/tls?ca-file=" + certs.file("ca.crt")),
-                     xml(tls + "out/tls?qos=1&ca-file=" + certs.file("ca.crt"))));
+  Bus bus(dir, route("secure", xmlAttribute(tls + "in/tls?ca-file=" + certs.file("ca.crt")),
+                     xmlAttribute(tls + "out/tls?qos=1&ca-file=" + certs.file("ca.crt"))));
   bus.start();
   // The peers use the plain listener of the same broker.
   const std::string port = std::to_string(broker.port());
@@ -276,8 +230,9 @@ TEST(Mqtt, AFailedRouteKeepsTheMessageUntilItSucceeds) {
   MosquittoServer target;
   target.stop();  // the route's destination is down at first
   TempDir dir;
-  Bus bus(dir, route("forward", xml(source.uri("in/f?qos=1&redelivery-delay=200ms")),
-                     xml(target.uri("out/f?qos=1&send-timeout=1s&reconnect-delay-max=1s"))));
+  Bus bus(dir,
+          route("forward", xmlAttribute(source.uri("in/f?qos=1&redelivery-delay=200ms")),
+                xmlAttribute(target.uri("out/f?qos=1&send-timeout=1s&reconnect-delay-max=1s"))));
   bus.start();
   ASSERT_EQ(publish({"--port", std::to_string(source.port()), "--topic", "in/f", "--count", "5"})
                 .exit_code,
@@ -296,7 +251,7 @@ TEST(Mqtt, AFailedRouteKeepsTheMessageUntilItSucceeds) {
 
 TEST(Mqtt, ABadUriIsRefusedWhenTheTableLoads) {
   TempDir dir;
-  dir.write("routes.xml", table(route("bad", "mqtt://127.0.0.1:1883/a/%23/b", "log:x")));
+  dir.write("routes.xml", routesTable(route("bad", "mqtt://127.0.0.1:1883/a/%23/b", "log:x")));
   const auto r = runCommand({kBusway, "run", "--for", "2s", dir.file("routes.xml")}, 30s);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE((r.out + r.err).find("is not a valid topic"), std::string::npos) << r.out << r.err;
@@ -311,10 +266,11 @@ TEST(MqttFault, BrokerRestartInTheMiddleOfTenThousandMessagesLosesNothing) {
   constexpr int kCount = 10000;
   MosquittoServer broker;
   TempDir dir;
-  Bus bus(dir, route("relay",
-                     xml(broker.uri("in/fault?qos=1&client-id=bus-relay&clean-session=false"
-                                    "&reconnect-delay-max=2s")),
-                     xml(broker.uri("out/fault?qos=1&reconnect-delay-max=2s"))));
+  Bus bus(dir,
+          route("relay",
+                xmlAttribute(broker.uri("in/fault?qos=1&client-id=bus-relay&clean-session=false"
+                                        "&reconnect-delay-max=2s")),
+                xmlAttribute(broker.uri("out/fault?qos=1&reconnect-delay-max=2s"))));
   bus.start();
   const std::string port = std::to_string(broker.port());
   Subscriber sub(

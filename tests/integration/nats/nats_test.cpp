@@ -11,6 +11,7 @@
 
 #include <gtest/gtest.h>
 
+#include "bus_process.hpp"
 #include "child_process.hpp"
 #include "servers/nats_server.hpp"
 
@@ -22,66 +23,10 @@ using namespace std::chrono_literals;
 const std::string kBusway = BUSWAY_EXE;
 const std::string kPeer = std::string(BUSWAY_BINARY_DIR) + "/bin/busway-nats-peer";
 
-std::string table(const std::string& routes) {
-  return "<routes xmlns=\"urn:busway:routes:1\">\n" + routes + "\n</routes>\n";
-}
-
-std::string route(const std::string& id, const std::string& from, const std::string& to) {
-  return "  <route id=\"" + id + "\"><from uri=\"" + from + "\"/><to uri=\"" + to + "\"/></route>";
-}
-
-std::string route(const std::string& id, const std::string& from,
-                  const std::vector<std::string>& steps) {
-  std::string text = "  <route id=\"" + id + "\"><from uri=\"" + from + "\"/>";
-  for (const auto& step : steps) text += step;
-  return text + "</route>";
-}
-
-// "&" in a URI inside XML.
-std::string xml(std::string text) {
-  for (std::size_t pos = text.find('&'); pos != std::string::npos; pos = text.find('&', pos + 5)) {
-    text.replace(pos, 1, "&amp;");
-  }
-  return text;
-}
-
-class Bus {
+// `busway run` with the test's table; start() waits for the consumers to subscribe.
+class Bus : public BusProcess {
  public:
-  Bus(const TempDir& dir, const std::string& routes) : dir_(dir) {
-    dir_.write("routes.xml", table(routes));
-  }
-  ~Bus() { process_.stop(15s); }
-  // Starts `busway run` and waits until `consumers` nats consumers have subscribed.
-  void start(int consumers = 1) {
-    ASSERT_TRUE(process_.start({kBusway, "run", dir_.file("routes.xml")}, dir_.path()));
-    ASSERT_TRUE(waitForCount("subscribed to '", total_subscribed_ + consumers, 30s)) << output();
-    total_subscribed_ += consumers;
-  }
-  int stop() {
-    const int code = process_.stop(30s);
-    past_ += process_.out() + process_.err();
-    return code;
-  }
-  std::string output() const { return past_ + process_.out() + process_.err(); }
-
- private:
-  bool waitForCount(const std::string& text, int wanted, std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (std::chrono::steady_clock::now() < deadline) {
-      const std::string all = output();
-      int n = 0;
-      for (auto pos = all.find(text); pos != std::string::npos; pos = all.find(text, pos + 1)) ++n;
-      if (n >= wanted) return true;
-      if (!process_.running()) return false;
-      std::this_thread::sleep_for(50ms);
-    }
-    return false;
-  }
-
-  const TempDir& dir_;
-  ChildProcess process_;
-  std::string past_;
-  int total_subscribed_ = 0;
+  Bus(const TempDir& dir, const std::string& routes) : BusProcess(kBusway, dir, routes) {}
 };
 
 // A subscriber started in the background; result() waits for it and parses its summary.
@@ -145,7 +90,7 @@ TEST(Nats, QueueGroupsShareTheMessages) {
   TempDir dir;
   // Two bus consumers in one queue group: each message crosses the bus once.
   Bus bus(dir, route("first", server.uri("in.q?queue=bus"), server.uri("out.q")) + "\n" +
-                   route("second", xml(server.uri("in.q?queue=bus&media-type=text/plain")),
+                   route("second", xmlAttribute(server.uri("in.q?queue=bus&media-type=text/plain")),
                          server.uri("out.q")));
   bus.start(2);
   const std::string port = std::to_string(server.port());
@@ -210,8 +155,8 @@ TEST(Nats, JetStreamToJetStreamWithAcks) {
   Subscriber sink(
       dir, {"js-sub", "--port", port, "--stream", "SHIPPED", "--subject", "shipped.x", "--durable",
             "sink", "--count", "500", "--timeout", "60", "--linger", "500"});
-  Bus bus(dir, route("js", xml(server.uri("orders.*?stream=ORDERS&durable=bus")),
-                     xml(server.uri("shipped.x?stream=SHIPPED"))));
+  Bus bus(dir, route("js", xmlAttribute(server.uri("orders.*?stream=ORDERS&durable=bus")),
+                     xmlAttribute(server.uri("shipped.x?stream=SHIPPED"))));
   bus.start();
   const auto pub = publish({"--port", port, "--subject", "orders.new", "--count", "500", "--js"});
   ASSERT_EQ(pub.exit_code, 0) << pub.out << pub.err;
@@ -233,9 +178,11 @@ TEST(Nats, AFailedRouteNaksAndJetStreamRedeliversUntilItSucceeds) {
   const std::string port = std::to_string(server.port());
   // The route publishes to a subject no stream captures yet: every send fails (no
   // responders), the consumer -NAKs, JetStream redelivers.
-  Bus bus(dir, route("retry",
-                     xml(server.uri("in.retry?stream=RETRY&durable=bus&redelivery-delay=200ms")),
-                     xml(server.uri("late.out?jetstream=true&request-timeout=1s"))));
+  Bus bus(
+      dir,
+      route("retry",
+            xmlAttribute(server.uri("in.retry?stream=RETRY&durable=bus&redelivery-delay=200ms")),
+            xmlAttribute(server.uri("late.out?jetstream=true&request-timeout=1s"))));
   bus.start();
   ASSERT_EQ(publish({"--port", port, "--subject", "in.retry", "--count", "5", "--js"}).exit_code,
             0);
@@ -251,7 +198,7 @@ TEST(Nats, AFailedRouteNaksAndJetStreamRedeliversUntilItSucceeds) {
 
 TEST(Nats, ABadUriIsRefusedWhenTheTableLoads) {
   TempDir dir;
-  dir.write("routes.xml", table(route("bad", "nats://127.0.0.1:4222/a..b", "log:x")));
+  dir.write("routes.xml", routesTable(route("bad", "nats://127.0.0.1:4222/a..b", "log:x")));
   const auto r = runCommand({kBusway, "run", "--for", "2s", dir.file("routes.xml")}, 30s);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE((r.out + r.err).find("is not a valid subject"), std::string::npos) << r.out << r.err;
@@ -268,11 +215,10 @@ TEST(NatsFault, ServerRestartInTheMiddleOfTenThousandJetStreamMessagesLosesNothi
   Subscriber sink(
       dir, {"js-sub", "--port", port, "--stream", "OUT", "--subject", "out.fault", "--durable",
             "sink", "--count", std::to_string(kCount), "--timeout", "180", "--linger", "2000"});
-  Bus bus(
-      dir,
-      route("relay",
-            xml(server.uri("in.fault?stream=IN&durable=relay&ack-wait=5s&reconnect-delay-max=1s")),
-            xml(server.uri("out.fault?stream=OUT&reconnect-delay-max=1s"))));
+  Bus bus(dir, route("relay",
+                     xmlAttribute(server.uri(
+                         "in.fault?stream=IN&durable=relay&ack-wait=5s&reconnect-delay-max=1s")),
+                     xmlAttribute(server.uri("out.fault?stream=OUT&reconnect-delay-max=1s"))));
   bus.start();
   ChildProcess pub;
   ASSERT_TRUE(
