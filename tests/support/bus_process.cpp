@@ -1,5 +1,6 @@
 #include "bus_process.hpp"
 
+#include <regex>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -64,6 +65,26 @@ bool BusProcess::waitForCount(int wanted, std::chrono::milliseconds timeout) {
     std::this_thread::sleep_for(50ms);
   }
   return false;
+}
+
+PeerSubscriber::PeerSubscriber(const TempDir& dir, const std::vector<std::string>& argv) {
+  EXPECT_TRUE(process_.start(argv, dir.path()));
+  EXPECT_TRUE(process_.waitForOutput("ready", 20s)) << process_.out() << process_.err();
+}
+
+PeerCounts PeerSubscriber::result(std::chrono::milliseconds timeout) {
+  const auto code = process_.wait(timeout);
+  EXPECT_TRUE(code.has_value()) << "the subscriber did not finish: "
+                                << process_.out().substr(0, 2000);
+  PeerCounts counts;
+  std::smatch m;
+  const std::string out = process_.out();
+  if (std::regex_search(out, m, std::regex(R"(received (\d+) unique (\d+) duplicates (\d+))"))) {
+    counts.received = std::stol(m[1]);
+    counts.unique = std::stol(m[2]);
+    counts.duplicates = std::stol(m[3]);
+  }
+  return counts;
 }
 
 }  // namespace busway::testing

@@ -1,6 +1,6 @@
-// `busway run` as a child process for the broker tests (mqtt, nats, ...): the table is
-// written to the test's folder, start() waits until the consumers have subscribed, and
-// output() keeps what every run of the process logged.
+// The child processes of the broker tests (mqtt, nats, ...): `busway run` with the test's
+// table (start() waits until the consumers have subscribed; output() keeps what every run
+// logged), and a peer tool subscribing in the background that prints its counts at the end.
 #pragma once
 
 #include <chrono>
@@ -44,6 +44,25 @@ class BusProcess {
   ChildProcess process_;
   std::string past_;
   int total_subscribed_ = 0;
+};
+
+// What a peer tool's subscriber printed at the end: "received N unique N duplicates N"
+// (-1 where it printed nothing).
+struct PeerCounts {
+  long received = -1;
+  long unique = -1;
+  long duplicates = -1;
+};
+
+class PeerSubscriber {
+ public:
+  // Starts `argv` (the peer tool and its arguments) and waits for its "ready".
+  PeerSubscriber(const TempDir& dir, const std::vector<std::string>& argv);
+  PeerCounts result(std::chrono::milliseconds timeout = std::chrono::seconds(120));
+  std::string out() const { return process_.out(); }
+
+ private:
+  ChildProcess process_;
 };
 
 }  // namespace busway::testing

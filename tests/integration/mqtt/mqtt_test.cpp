@@ -32,39 +32,20 @@ class Bus : public BusProcess {
   Bus(const TempDir& dir, const std::string& routes) : BusProcess(kBusway, dir, routes) {}
 };
 
-// A subscriber started in the background; result() waits for it and parses its summary.
-struct Counts {
-  long received = -1;
-  long unique = -1;
-  long duplicates = -1;
-};
+using Counts = PeerCounts;
 
-class Subscriber {
+// The peer tool subscribing in the background; result() waits for it and reads its counts.
+class Subscriber : public PeerSubscriber {
  public:
-  Subscriber(const TempDir& dir, const std::vector<std::string>& args) {
-    std::vector<std::string> argv{kPeer, "sub"};
-    argv.insert(argv.end(), args.begin(), args.end());
-    EXPECT_TRUE(process_.start(argv, dir.path()));
-    EXPECT_TRUE(process_.waitForOutput("ready", 20s)) << process_.out() << process_.err();
-  }
-  Counts result(std::chrono::milliseconds timeout = 120s) {
-    const auto code = process_.wait(timeout);
-    EXPECT_TRUE(code.has_value()) << "the subscriber did not finish: "
-                                  << process_.out().substr(0, 2000);
-    Counts c;
-    std::smatch m;
-    const std::string out = process_.out();
-    if (std::regex_search(out, m, std::regex(R"(received (\d+) unique (\d+) duplicates (\d+))"))) {
-      c.received = std::stol(m[1]);
-      c.unique = std::stol(m[2]);
-      c.duplicates = std::stol(m[3]);
-    }
-    return c;
-  }
-  std::string out() const { return process_.out(); }
+  Subscriber(const TempDir& dir, const std::vector<std::string>& args)
+      : PeerSubscriber(dir, withPeer(args)) {}
 
  private:
-  ChildProcess process_;
+  static std::vector<std::string> withPeer(const std::vector<std::string>& args) {
+    std::vector<std::string> argv{kPeer, "sub"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return argv;
+  }
 };
 
 CommandResult publish(const std::vector<std::string>& args,
